@@ -1,0 +1,56 @@
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::ExecArgs;
+use crate::environment::Context;
+use crate::error::hinted;
+
+/// Runs a command as the notebook user in the mounted folder and passes on its exit code.
+pub async fn run(args: ExecArgs) -> Result<ExitCode> {
+    let ctx = Context::load().await?;
+    let container = ctx.running_container().await?;
+    let outcome = ctx
+        .engine
+        .exec(
+            &container.id,
+            &container.user,
+            &container.mount,
+            &args.command,
+        )
+        .await?;
+    Ok(exit_code(outcome.exit_code))
+}
+
+/// An interactive shell needs a terminal on both ends; the docker CLI does that well, so it is
+/// used here rather than reimplementing raw-mode terminal handling.
+pub async fn shell() -> Result<ExitCode> {
+    let ctx = Context::load().await?;
+    let container = ctx.running_container().await?;
+    let shell = "if command -v bash >/dev/null; then exec bash; else exec sh; fi";
+    let status = std::process::Command::new("docker")
+        .args([
+            "exec",
+            "-it",
+            "-u",
+            &container.user,
+            "-w",
+            &container.mount,
+            &container.id,
+            "sh",
+            "-c",
+            shell,
+        ])
+        .status();
+    match status {
+        Ok(status) => Ok(exit_code(status.code().unwrap_or(1).into())),
+        Err(err) => hinted!(
+            "install the docker command-line client, or use `jenv exec -- CMD` for one command",
+            "cannot run `docker exec`: {err}"
+        ),
+    }
+}
+
+fn exit_code(code: i64) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

@@ -1,0 +1,9 @@
+//! One module per subcommand; each turns parsed arguments into calls on the core modules.
+
+pub mod down;
+pub mod exec;
+pub mod init;
+pub mod logs;
+pub mod status;
+pub mod up;
+pub mod url;

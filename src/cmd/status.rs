@@ -1,0 +1,180 @@
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::StatusArgs;
+use crate::engine::{Engine, EnvContainer};
+use crate::environment::{Context, Running, known_tokens, url_of};
+use crate::manifest::{self, Project};
+use crate::state::StateDir;
+
+/// One environment as `status` (and `up --json`) reports it; the JSON shape is documented.
+#[derive(Debug, Serialize)]
+pub struct Entry {
+    pub name: String,
+    pub folder: String,
+    pub container: String,
+    /// The engine's state (`running`, `exited`, ...) or `absent` when there is no container.
+    pub state: String,
+    pub image: String,
+    pub ports: BTreeMap<String, PortEntry>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PortEntry {
+    pub container: u16,
+    pub host: u16,
+}
+
+impl Entry {
+    fn from_container(container: &EnvContainer, url: Option<String>) -> Entry {
+        Entry {
+            name: container.name.clone(),
+            folder: container.folder.clone(),
+            container: manifest::container_name(&container.name),
+            state: container.state.clone(),
+            image: container.image.clone(),
+            ports: container
+                .ports
+                .iter()
+                .map(|(n, (c, h))| {
+                    (
+                        n.clone(),
+                        PortEntry {
+                            container: *c,
+                            host: *h,
+                        },
+                    )
+                })
+                .collect(),
+            url,
+        }
+    }
+
+    pub fn from_running(running: &Running) -> Entry {
+        Entry::from_container(&running.container, Some(running.url.clone()))
+    }
+
+    fn absent(project: &Project) -> Entry {
+        let manifest = &project.manifest;
+        Entry {
+            name: manifest.name.clone(),
+            folder: project.folder.display().to_string(),
+            container: project.container_name(),
+            state: "absent".into(),
+            image: manifest.image.clone(),
+            ports: manifest
+                .ports
+                .iter()
+                .map(|(n, c)| {
+                    (
+                        n.clone(),
+                        PortEntry {
+                            container: *c,
+                            host: 0,
+                        },
+                    )
+                })
+                .collect(),
+            url: None,
+        }
+    }
+}
+
+pub async fn run(args: StatusArgs) -> Result<ExitCode> {
+    let entries = if args.all {
+        all().await?
+    } else {
+        vec![this_folder().await?]
+    };
+    if args.json {
+        let json = if args.all {
+            serde_json::to_string_pretty(&entries)?
+        } else {
+            serde_json::to_string_pretty(&entries[0])?
+        };
+        println!("{json}");
+    } else if args.all {
+        print_table(&entries);
+    } else {
+        print_detail(&entries[0]);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn this_folder() -> Result<Entry> {
+    let ctx = Context::load().await?;
+    let tokens = known_tokens(&ctx.state);
+    Ok(match ctx.container().await? {
+        Some(container) => entry(&tokens, &ctx.engine, container).await?,
+        None => Entry::absent(&ctx.project),
+    })
+}
+
+/// Every jenv container on the engine; needs no manifest, so it works from any folder.
+async fn all() -> Result<Vec<Entry>> {
+    let engine = Engine::connect().await?;
+    let tokens = known_tokens(&StateDir::locate()?);
+    let mut entries = Vec::new();
+    for container in engine.list(None).await? {
+        entries.push(entry(&tokens, &engine, container).await?);
+    }
+    entries.sort_by(|a, b| a.folder.cmp(&b.folder));
+    Ok(entries)
+}
+
+async fn entry(
+    tokens: &BTreeMap<String, String>,
+    engine: &Engine,
+    container: EnvContainer,
+) -> Result<Entry> {
+    let url = if container.is_running() {
+        Some(url_of(tokens, engine, &container).await?)
+    } else {
+        None
+    };
+    Ok(Entry::from_container(&container, url))
+}
+
+fn print_detail(entry: &Entry) {
+    println!("{}  {}", entry.name, entry.state);
+    println!("  folder:    {}", entry.folder);
+    println!("  container: {}", entry.container);
+    println!("  image:     {}", entry.image);
+    for (name, port) in &entry.ports {
+        match port.host {
+            0 => println!("  port:      {name} {} (not published)", port.container),
+            host => println!("  port:      {name} {} -> 127.0.0.1:{host}", port.container),
+        }
+    }
+    match &entry.url {
+        Some(url) => println!("  url:       {url}"),
+        None => println!("  (start it with `jenv up`)"),
+    }
+}
+
+fn print_table(entries: &[Entry]) {
+    if entries.is_empty() {
+        println!("no jenv environments on this engine");
+        return;
+    }
+    let width = entries
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("{:width$}  {:8}  {:40}  FOLDER", "NAME", "STATE", "URL");
+    for e in entries {
+        println!(
+            "{:width$}  {:8}  {:40}  {}",
+            e.name,
+            e.state,
+            e.url.as_deref().unwrap_or("-"),
+            e.folder
+        );
+    }
+}

@@ -1,0 +1,48 @@
+use std::process::ExitCode;
+
+use anyhow::Result;
+use futures_util::StreamExt;
+
+use crate::cli::UpArgs;
+use crate::environment::Context;
+
+pub async fn run(args: UpArgs) -> Result<ExitCode> {
+    let ctx = Context::load().await?;
+    let running = ctx.up().await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::cmd::status::Entry::from_running(&running))?
+        );
+    } else {
+        println!("{}", running.url);
+    }
+    if args.attach {
+        attach(&ctx).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Streams the notebook's logs like `docker run -it`; Ctrl-C stops the notebook.
+async fn attach(ctx: &Context) -> Result<()> {
+    eprintln!("streaming logs; press Ctrl-C to stop the notebook");
+    let mut logs = ctx
+        .engine
+        .logs(&ctx.project.container_name(), true, Some(0));
+    let stopped_by_user = loop {
+        tokio::select! {
+            chunk = logs.next() => match chunk {
+                Some(chunk) => chunk?.write_to_terminal()?,
+                None => break false,
+            },
+            _ = tokio::signal::ctrl_c() => break true,
+        }
+    };
+    if stopped_by_user {
+        eprintln!("stopping the notebook");
+    } else {
+        eprintln!("the notebook stopped; cleaning up");
+    }
+    ctx.down().await?;
+    Ok(())
+}

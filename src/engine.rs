@@ -1,0 +1,456 @@
+//! The only module that talks to the Docker Engine: the few operations jenv needs, in its words.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::exec::{StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ExecConfig, HostConfig,
+    ImageInspect, Mount, MountType, PortBinding,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, StopContainerOptions,
+};
+use futures_util::{Stream, StreamExt};
+
+use crate::error::Hinted;
+
+/// Labels on every container jenv creates; they let the engine answer "which environments exist".
+pub mod label {
+    pub const MANAGED: &str = "jenv.managed";
+    pub const NAME: &str = "jenv.name";
+    pub const FOLDER: &str = "jenv.folder";
+    pub const HOME: &str = "jenv.home";
+    /// `name=container_port:host_port,...`
+    pub const PORTS: &str = "jenv.ports";
+    /// The `uid:gid` the notebook runs as; `exec` uses it too.
+    pub const USER: &str = "jenv.user";
+    pub const MOUNT: &str = "jenv.mount";
+}
+
+pub struct Engine {
+    docker: Docker,
+}
+
+/// Everything needed to create one environment's container.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub user: String,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// (host path, container path, read only)
+    pub binds: Vec<(String, String, bool)>,
+    pub working_dir: String,
+    /// container port -> host port, published on 127.0.0.1 only.
+    pub ports: BTreeMap<u16, u16>,
+}
+
+/// A jenv container as the engine lists it, read back from its labels.
+#[derive(Debug, Clone)]
+pub struct EnvContainer {
+    pub id: String,
+    pub name: String,
+    pub folder: String,
+    pub home: String,
+    pub state: String,
+    pub image: String,
+    pub user: String,
+    pub mount: String,
+    /// port name -> (container port, host port)
+    pub ports: BTreeMap<String, (u16, u16)>,
+}
+
+impl EnvContainer {
+    pub fn is_running(&self) -> bool {
+        self.state == "running"
+    }
+
+    pub fn host_port(&self, name: &str) -> Option<u16> {
+        self.ports.get(name).map(|(_, host)| *host)
+    }
+
+    fn from_summary(summary: ContainerSummary) -> Option<EnvContainer> {
+        let labels = summary.labels.unwrap_or_default();
+        let get = |key: &str| labels.get(key).cloned().unwrap_or_default();
+        Some(EnvContainer {
+            id: summary.id?,
+            name: labels.get(label::NAME)?.clone(),
+            folder: get(label::FOLDER),
+            home: get(label::HOME),
+            state: summary.state.map(|s| s.to_string()).unwrap_or_default(),
+            image: summary.image.unwrap_or_default(),
+            user: get(label::USER),
+            mount: get(label::MOUNT),
+            ports: parse_ports_label(&get(label::PORTS)),
+        })
+    }
+}
+
+pub fn ports_label(ports: &BTreeMap<String, (u16, u16)>) -> String {
+    ports
+        .iter()
+        .map(|(name, (container, host))| format!("{name}={container}:{host}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn parse_ports_label(text: &str) -> BTreeMap<String, (u16, u16)> {
+    text.split(',')
+        .filter_map(|item| {
+            let (name, pair) = item.split_once('=')?;
+            let (container, host) = pair.split_once(':')?;
+            Some((
+                name.to_string(),
+                (container.parse().ok()?, host.parse().ok()?),
+            ))
+        })
+        .collect()
+}
+
+/// Output of a command run inside a container.
+pub struct ExecOutcome {
+    pub exit_code: i64,
+}
+
+impl Engine {
+    /// Connects to `DOCKER_HOST` or the local socket and agrees on an API version the engine speaks.
+    pub async fn connect() -> Result<Engine> {
+        let endpoint = std::env::var("DOCKER_HOST")
+            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let unreachable = |reason: String| {
+            Hinted::new(
+                format!("cannot reach the Docker engine at {endpoint}: {reason}"),
+                "start Docker (e.g. `sudo systemctl start docker`), or point DOCKER_HOST at a running engine",
+            )
+        };
+        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| unreachable(describe(&e)))?;
+        Ok(Engine { docker })
+    }
+
+    /// Every jenv container on the engine, or only the one named `env_name`.
+    pub async fn list(&self, env_name: Option<&str>) -> Result<Vec<EnvContainer>> {
+        let mut labels = vec![format!("{}=true", label::MANAGED)];
+        if let Some(name) = env_name {
+            labels.push(format!("{}={name}", label::NAME));
+        }
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("label".to_string(), labels)])),
+            ..Default::default()
+        };
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .context("cannot list containers")?;
+        Ok(summaries
+            .into_iter()
+            .filter_map(EnvContainer::from_summary)
+            .collect())
+    }
+
+    pub async fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspectResponse>> {
+        not_found_is_none(self.docker.inspect_container(name, None).await)
+            .with_context(|| format!("cannot inspect container {name}"))
+    }
+
+    pub async fn inspect_image(&self, image: &str) -> Result<Option<ImageInspect>> {
+        not_found_is_none(self.docker.inspect_image(image).await)
+            .with_context(|| format!("cannot inspect image {image}"))
+    }
+
+    /// Pulls `image`, showing a byte progress bar on a terminal.
+    pub async fn pull(&self, image: &str) -> Result<()> {
+        let progress = crate::progress::Bytes::new(&format!("pulling {image}"));
+        let options = CreateImageOptions {
+            from_image: Some(image.to_string()),
+            ..Default::default()
+        };
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| {
+                Hinted::new(
+                    format!("cannot pull {image}: {}", describe(&e)),
+                    "check the image name, or make it available offline (`docker load`, `docker build`) and run again",
+                )
+            })?;
+            if let (Some(id), Some(detail)) = (info.id, info.progress_detail)
+                && let (Some(current), Some(total)) = (detail.current, detail.total)
+            {
+                layers.insert(id, (current, total));
+                let (done, all) = layers
+                    .values()
+                    .fold((0, 0), |(d, a), (c, t)| (d + c, a + t));
+                progress.set(done as u64, all as u64);
+            }
+        }
+        progress.finish();
+        Ok(())
+    }
+
+    pub async fn create(&self, spec: &ContainerSpec) -> Result<()> {
+        let port_bindings = spec
+            .ports
+            .iter()
+            .map(|(container, host)| {
+                let binding = PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(host.to_string()),
+                };
+                (format!("{container}/tcp"), Some(vec![binding]))
+            })
+            .collect();
+        let mounts = spec
+            .binds
+            .iter()
+            .map(|(source, target, read_only)| Mount {
+                source: Some(source.clone()),
+                target: Some(target.clone()),
+                typ: Some(MountType::BIND),
+                read_only: Some(*read_only),
+                ..Default::default()
+            })
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            user: Some(spec.user.clone()),
+            env: Some(spec.env.clone()),
+            labels: Some(spec.labels.clone()),
+            working_dir: Some(spec.working_dir.clone()),
+            exposed_ports: Some(spec.ports.keys().map(|p| format!("{p}/tcp")).collect()),
+            host_config: Some(HostConfig {
+                port_bindings: Some(port_bindings),
+                mounts: Some(mounts),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot create container {}: {}", spec.name, describe(&e))
+            })?;
+        Ok(())
+    }
+
+    /// Starts a created container. Fails with [`StartError::PortTaken`] when the engine finds a
+    /// host port already bound, so the caller can choose another.
+    pub async fn start(&self, name: &str) -> Result<(), StartError> {
+        self.docker.start_container(name, None).await.map_err(|e| {
+            let text = describe(&e);
+            if text.contains("port is already allocated") || text.contains("address already in use")
+            {
+                StartError::PortTaken(text)
+            } else {
+                StartError::Other(anyhow::anyhow!("cannot start container {name}: {text}"))
+            }
+        })
+    }
+
+    pub async fn stop(&self, name: &str, timeout_secs: i32) -> Result<()> {
+        let options = StopContainerOptions {
+            t: Some(timeout_secs),
+            ..Default::default()
+        };
+        match self.docker.stop_container(name, Some(options)).await {
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 304 | 404,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot stop container {name}: {}",
+                describe(&e)
+            )),
+        }
+    }
+
+    /// Removes a container and its anonymous volumes; a container already gone is fine.
+    pub async fn remove(&self, name: &str) -> Result<()> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(name, Some(options)).await {
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot remove container {name}: {}",
+                describe(&e)
+            )),
+        }
+    }
+
+    /// The last `lines` lines the container printed, stdout and stderr interleaved.
+    pub async fn tail_logs(&self, name: &str, lines: usize) -> String {
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: lines.to_string(),
+            ..Default::default()
+        };
+        let mut stream = self.docker.logs(name, Some(options));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        text
+    }
+
+    pub fn logs(
+        &self,
+        name: &str,
+        follow: bool,
+        tail: Option<usize>,
+    ) -> impl Stream<Item = Result<LogChunk>> + use<> {
+        let options = LogsOptions {
+            follow,
+            stdout: true,
+            stderr: true,
+            tail: tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
+            ..Default::default()
+        };
+        self.docker.logs(name, Some(options)).map(|item| {
+            let output =
+                item.map_err(|e| anyhow::anyhow!("reading logs failed: {}", describe(&e)))?;
+            Ok(LogChunk::from(output))
+        })
+    }
+
+    /// Runs `cmd` in a running container, copying its output to ours, and returns its exit code.
+    pub async fn exec(
+        &self,
+        container: &str,
+        user: &str,
+        working_dir: &str,
+        cmd: &[String],
+    ) -> Result<ExecOutcome> {
+        let config = ExecConfig {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            user: Some(user.to_string()),
+            working_dir: Some(working_dir.to_string()),
+            cmd: Some(cmd.to_vec()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_exec(container, config)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot run a command in {container}: {}", describe(&e))
+            })?;
+        let options = StartExecOptions {
+            detach: false,
+            tty: false,
+            output_capacity: None,
+        };
+        if let StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&created.id, Some(options)).await?
+        {
+            while let Some(chunk) = output.next().await {
+                LogChunk::from(chunk?).write_to_terminal()?;
+            }
+        }
+        let inspected = self.docker.inspect_exec(&created.id).await?;
+        Ok(ExecOutcome {
+            exit_code: inspected.exit_code.unwrap_or(-1),
+        })
+    }
+}
+
+/// One piece of container output, tagged with the stream it came from.
+pub enum LogChunk {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+}
+
+impl From<bollard::container::LogOutput> for LogChunk {
+    fn from(output: bollard::container::LogOutput) -> LogChunk {
+        match output {
+            bollard::container::LogOutput::StdErr { message } => LogChunk::Stderr(message.to_vec()),
+            other => LogChunk::Stdout(other.into_bytes().to_vec()),
+        }
+    }
+}
+
+impl LogChunk {
+    pub fn write_to_terminal(&self) -> std::io::Result<()> {
+        match self {
+            LogChunk::Stdout(bytes) => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes)?;
+                out.flush()
+            }
+            LogChunk::Stderr(bytes) => std::io::stderr().lock().write_all(bytes),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum StartError {
+    PortTaken(String),
+    Other(anyhow::Error),
+}
+
+fn not_found_is_none<T>(result: Result<T, DockerError>) -> Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(e) => Err(anyhow::anyhow!(describe(&e))),
+    }
+}
+
+/// The engine's own message where it gave one, else bollard's description.
+fn describe(err: &DockerError) -> String {
+    match err {
+        DockerError::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_label_round_trips() {
+        let ports = BTreeMap::from([
+            ("jupyter".to_string(), (8888, 8890)),
+            ("spark".to_string(), (4040, 4041)),
+        ]);
+        let text = ports_label(&ports);
+        assert_eq!(text, "jupyter=8888:8890,spark=4040:4041");
+        assert_eq!(parse_ports_label(&text), ports);
+    }
+
+    #[test]
+    fn malformed_ports_label_items_are_skipped() {
+        let parsed = parse_ports_label("jupyter=8888:8890,broken,x=1:notaport,");
+        assert_eq!(
+            parsed,
+            BTreeMap::from([("jupyter".to_string(), (8888, 8890))])
+        );
+    }
+}

@@ -1,0 +1,493 @@
+//! A folder's environment: its container on the engine, its lease in the state, and the steps
+//! that move it between "absent" and "running".
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+
+use crate::engine::{ContainerSpec, Engine, EnvContainer, StartError, label, ports_label};
+use crate::error::{Hinted, hinted};
+use crate::jupyter;
+use crate::manifest::{self, JUPYTER_PORT, Project};
+use crate::ports::{self, PortRange};
+use crate::progress::Spinner;
+use crate::runas::{self, RunAs};
+use crate::state::{EnvRecord, Loaded, State, StateDir, StateLock};
+
+/// How often readiness is polled; short, so `jenv up` returns soon after Jupyter answers.
+const READY_POLL: Duration = Duration::from_millis(50);
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Attempts at finding ports when the engine reports a chosen one taken after all.
+const PORT_ATTEMPTS: usize = 16;
+const STOP_TIMEOUT_SECS: i32 = 10;
+
+/// Everything a command about "this folder's environment" needs.
+pub struct Context {
+    pub project: Project,
+    pub state: StateDir,
+    pub engine: Engine,
+}
+
+/// A running notebook, as `up`, `url` and `status` report it.
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub container: EnvContainer,
+    pub url: String,
+}
+
+impl Context {
+    pub async fn load() -> Result<Context> {
+        let cwd = std::env::current_dir().context("cannot read the current folder")?;
+        let project = manifest::discover(&cwd)?;
+        let state = StateDir::locate()?;
+        let engine = Engine::connect().await?;
+        Ok(Context {
+            project,
+            state,
+            engine,
+        })
+    }
+
+    pub fn env_name(&self) -> &str {
+        &self.project.manifest.name
+    }
+
+    /// This folder's container, if the engine has one. A container of the same name made for
+    /// another folder (a copied manifest) is an error, never silently taken over.
+    pub async fn container(&self) -> Result<Option<EnvContainer>> {
+        let found = self
+            .engine
+            .list(Some(self.env_name()))
+            .await?
+            .into_iter()
+            .next();
+        if let Some(container) = &found
+            && Path::new(&container.folder) != self.project.folder
+        {
+            hinted!(
+                "if this manifest was copied, give this folder its own name: `jenv init --force`",
+                "environment `{}` belongs to {}, not {}",
+                self.env_name(),
+                container.folder,
+                self.project.folder.display()
+            );
+        }
+        Ok(found)
+    }
+
+    /// The running container or a clear "start it first" error.
+    pub async fn running_container(&self) -> Result<EnvContainer> {
+        match self.container().await? {
+            Some(container) if container.is_running() => Ok(container),
+            _ => hinted!(
+                "start it with `jenv up`",
+                "the notebook for {} is not running",
+                self.project.folder.display()
+            ),
+        }
+    }
+
+    pub async fn running(&self, container: EnvContainer) -> Result<Running> {
+        let url = url_of(&known_tokens(&self.state), &self.engine, &container).await?;
+        Ok(Running { container, url })
+    }
+
+    /// Makes sure the notebook runs and answers; returns it. Idempotent.
+    pub async fn up(&self) -> Result<Running> {
+        let container = match self.container().await? {
+            Some(container) if container.is_running() => container,
+            Some(container) => self.restart(container).await?,
+            None => self.create().await?,
+        };
+        let running = self.running(container).await?;
+        self.wait_ready(&running.container).await?;
+        Ok(running)
+    }
+
+    /// Stops and removes the container and releases its lease, keeping the ports as preference.
+    pub async fn down(&self) -> Result<bool> {
+        let existed = self.container().await?.is_some();
+        let name = self.project.container_name();
+        self.engine.stop(&name, STOP_TIMEOUT_SECS).await?;
+        self.engine.remove(&name).await?;
+        self.release_lease()?;
+        Ok(existed)
+    }
+
+    /// The containers whose leases live in this state folder (tests and users may have several).
+    fn own(&self, containers: &[EnvContainer]) -> Vec<EnvContainer> {
+        let home = self.state.root.to_string_lossy();
+        containers
+            .iter()
+            .filter(|c| c.home == home)
+            .cloned()
+            .collect()
+    }
+
+    fn release_lease(&self) -> Result<()> {
+        let lock = self.state.lock()?;
+        let mut state = load_state(&lock, None)?;
+        if let Some(record) = state.environments.get_mut(self.env_name()) {
+            record.leased = false;
+            lock.write(&state)?;
+        }
+        Ok(())
+    }
+
+    async fn restart(&self, container: EnvContainer) -> Result<EnvContainer> {
+        let spinner = Spinner::new("starting the stopped notebook");
+        let started = self.engine.start(&self.project.container_name()).await;
+        spinner.finish();
+        match started {
+            Ok(()) => Ok(self.container().await?.unwrap_or(container)),
+            Err(StartError::PortTaken(reason)) => hinted!(
+                "run `jenv down` then `jenv up` to start it on free ports",
+                "the stopped notebook cannot start again: {reason}"
+            ),
+            Err(StartError::Other(err)) => Err(err),
+        }
+    }
+
+    /// Creates and starts the container under the state lock, so no other `jenv up` can lease
+    /// the same host ports between choosing them and the engine binding them.
+    async fn create(&self) -> Result<EnvContainer> {
+        let image = self.choose_image().await?;
+        let image_env = self
+            .engine
+            .inspect_image(&image)
+            .await?
+            .and_then(|i| i.config)
+            .and_then(|c| c.env);
+        let run_as = runas::decide(&image_env.unwrap_or_default(), runas::host_ids());
+        let range = PortRange::from_env()?;
+
+        let lock = self.state.lock()?;
+        let all = self.engine.list(None).await?;
+        let mut state = load_state(&lock, Some(&self.own(&all)))?;
+        reclaim_leases(&mut state, &all);
+        let mut taken: BTreeSet<u16> = state
+            .leased_ports_except(self.env_name())
+            .into_iter()
+            .collect();
+        taken.extend(
+            all.iter()
+                .flat_map(|c| c.ports.values().map(|(_, host)| *host)),
+        );
+
+        let previous = state.environments.get(self.env_name());
+        let token = match previous {
+            Some(record) if !record.token.is_empty() => record.token.clone(),
+            _ => jupyter::new_token()?,
+        };
+        let previous_ports = previous.map(|r| r.ports.clone()).unwrap_or_default();
+        let wanted = &self.project.manifest.ports;
+
+        for _ in 0..PORT_ATTEMPTS {
+            let host_ports =
+                ports::allocate(wanted, &previous_ports, &taken, range, ports::is_bindable)?;
+            let spec = self.spec(&image, &run_as, &token, &host_ports)?;
+            self.engine.create(&spec).await?;
+            match self.engine.start(&spec.name).await {
+                Ok(()) => {
+                    let record = EnvRecord {
+                        folder: self.project.folder.clone(),
+                        token,
+                        ports: host_ports,
+                        leased: true,
+                    };
+                    state
+                        .environments
+                        .insert(self.env_name().to_string(), record);
+                    lock.write(&state)?;
+                    drop(lock);
+                    return self
+                        .container()
+                        .await?
+                        .context("the container vanished right after it started");
+                }
+                Err(StartError::PortTaken(_)) => {
+                    self.engine.remove(&spec.name).await?;
+                    taken.extend(host_ports.values());
+                }
+                Err(StartError::Other(err)) => {
+                    self.engine.remove(&spec.name).await?;
+                    return Err(err);
+                }
+            }
+        }
+        hinted!(
+            "stop other programs using ports, or set JENV_PORT_RANGE=LOW-HIGH",
+            "the engine refused every port jenv tried"
+        )
+    }
+
+    /// The folder's own committed image when it has one, else the base image (pulled if missing).
+    async fn choose_image(&self) -> Result<String> {
+        let own = format!("{}:latest", self.project.manifest.repository);
+        if self.engine.inspect_image(&own).await?.is_some() {
+            return Ok(own);
+        }
+        let base = self.project.manifest.image.clone();
+        if self.engine.inspect_image(&base).await?.is_none() {
+            self.engine.pull(&base).await?;
+        }
+        Ok(base)
+    }
+
+    fn spec(
+        &self,
+        image: &str,
+        run_as: &RunAs,
+        token: &str,
+        host_ports: &BTreeMap<String, u16>,
+    ) -> Result<ContainerSpec> {
+        let manifest = &self.project.manifest;
+        let folder = self.project.folder.to_string_lossy().to_string();
+        let ports_by_name: BTreeMap<String, (u16, u16)> = manifest
+            .ports
+            .iter()
+            .map(|(name, container)| (name.clone(), (*container, host_ports[name])))
+            .collect();
+        let labels = HashMap::from([
+            (label::MANAGED.to_string(), "true".to_string()),
+            (label::NAME.to_string(), manifest.name.clone()),
+            (label::FOLDER.to_string(), folder.clone()),
+            (
+                label::HOME.to_string(),
+                self.state.root.to_string_lossy().to_string(),
+            ),
+            (label::PORTS.to_string(), ports_label(&ports_by_name)),
+            (label::USER.to_string(), run_as.exec_user.clone()),
+            (label::MOUNT.to_string(), manifest.mount.clone()),
+        ]);
+        let mut env = run_as.env.clone();
+        env.push(format!("JUPYTER_TOKEN={token}"));
+        let mut binds = vec![(folder, manifest.mount.clone(), false)];
+        if run_as.allow_root {
+            let config = runas::write_allow_root_config(&self.state)?;
+            env.push(format!(
+                "JUPYTER_CONFIG_PATH={}",
+                runas::ALLOW_ROOT_CONFIG_TARGET
+            ));
+            binds.push((
+                config.to_string_lossy().to_string(),
+                runas::ALLOW_ROOT_CONFIG_TARGET.to_string(),
+                true,
+            ));
+        }
+        Ok(ContainerSpec {
+            name: self.project.container_name(),
+            image: image.to_string(),
+            user: run_as.user.clone(),
+            env,
+            labels,
+            binds,
+            working_dir: manifest.mount.clone(),
+            ports: manifest
+                .ports
+                .iter()
+                .map(|(name, container)| (*container, host_ports[name]))
+                .collect(),
+        })
+    }
+
+    /// Polls Jupyter's `/api` until it answers. If the container dies or the deadline passes,
+    /// shows its last log lines and removes it, so no half-started notebook is left behind.
+    async fn wait_ready(&self, container: &EnvContainer) -> Result<()> {
+        let port = container
+            .host_port(JUPYTER_PORT)
+            .context("the container has no jupyter port label")?;
+        let deadline = Instant::now() + ready_timeout();
+        let spinner = Spinner::new("waiting for Jupyter to answer");
+        let outcome = tokio::select! {
+            outcome = self.poll_ready(port, deadline) => outcome,
+            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted before the notebook was ready")),
+        };
+        spinner.finish();
+        if let Err(reason) = outcome {
+            let logs = self
+                .engine
+                .tail_logs(&self.project.container_name(), 20)
+                .await;
+            self.down().await?;
+            return Err(Hinted::new(
+                format!("{reason}; its last log lines:\n{}", indent(&logs)),
+                "fix the image or manifest and run `jenv up` again (the container was removed)",
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn poll_ready(&self, port: u16, deadline: Instant) -> Result<()> {
+        let mut polls = 0u32;
+        loop {
+            if jupyter::is_ready(port).await {
+                return Ok(());
+            }
+            polls += 1;
+            // Asking the engine is dearer than a TCP connect, so check for a dead container less often.
+            if polls.is_multiple_of(10) {
+                let state = self
+                    .engine
+                    .inspect_container(&self.project.container_name())
+                    .await?;
+                let running = state
+                    .and_then(|s| s.state)
+                    .and_then(|s| s.running)
+                    .unwrap_or(false);
+                if !running {
+                    anyhow::bail!("the notebook container stopped before Jupyter answered");
+                }
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "Jupyter did not answer on port {port} within {}s",
+                    ready_timeout().as_secs()
+                );
+            }
+            tokio::time::sleep(READY_POLL).await;
+        }
+    }
+}
+
+fn ready_timeout() -> Duration {
+    std::env::var("JENV_READY_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_READY_TIMEOUT)
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Each environment's token as the state file remembers it (empty when unreadable).
+pub fn known_tokens(state: &StateDir) -> BTreeMap<String, String> {
+    match state.read() {
+        Loaded::Ok(s) => s
+            .environments
+            .into_iter()
+            .map(|(name, record)| (name, record.token))
+            .collect(),
+        Loaded::Corrupt(_) => BTreeMap::new(),
+    }
+}
+
+/// The URL of a running container: token from the state, else from the container itself.
+pub async fn url_of(
+    tokens: &BTreeMap<String, String>,
+    engine: &Engine,
+    container: &EnvContainer,
+) -> Result<String> {
+    let port = container
+        .host_port(JUPYTER_PORT)
+        .context("the container has no jupyter port label")?;
+    let token = match tokens.get(&container.name).filter(|t| !t.is_empty()) {
+        Some(token) => token.clone(),
+        None => token_from_engine(engine, &container.id)
+            .await?
+            .unwrap_or_default(),
+    };
+    Ok(jupyter::url(port, &token))
+}
+
+async fn token_from_engine(engine: &Engine, container: &str) -> Result<Option<String>> {
+    let env = engine
+        .inspect_container(container)
+        .await?
+        .and_then(|c| c.config)
+        .and_then(|c| c.env)
+        .unwrap_or_default();
+    Ok(env
+        .iter()
+        .find_map(|e| e.strip_prefix("JUPYTER_TOKEN="))
+        .map(str::to_string))
+}
+
+/// Reads the state under the lock. A corrupt file is rebuilt from the engine's labels (when the
+/// caller has listed them) with a warning: the engine is the source of truth.
+fn load_state(lock: &StateLock, engine_view: Option<&[EnvContainer]>) -> Result<State> {
+    match lock.read() {
+        Loaded::Ok(state) => Ok(state),
+        Loaded::Corrupt(reason) => {
+            eprintln!("warning: {reason}; rebuilding it from the containers on the engine");
+            let state = rebuild_state(engine_view.unwrap_or_default());
+            lock.write(&state)?;
+            Ok(state)
+        }
+    }
+}
+
+/// A state that says what the engine says. Tokens cannot be read from list results, so they are
+/// left empty here and recovered from the containers when needed.
+fn rebuild_state(containers: &[EnvContainer]) -> State {
+    let mut state = State::default();
+    for container in containers {
+        let record = EnvRecord {
+            folder: container.folder.clone().into(),
+            token: String::new(),
+            ports: container
+                .ports
+                .iter()
+                .map(|(name, (_, host))| (name.clone(), *host))
+                .collect(),
+            leased: true,
+        };
+        state.environments.insert(container.name.clone(), record);
+    }
+    state
+}
+
+/// Leases whose container no longer exists are released (the ports stay as preferences).
+fn reclaim_leases(state: &mut State, containers: &[EnvContainer]) {
+    for (name, record) in state.environments.iter_mut() {
+        if record.leased && !containers.iter().any(|c| &c.name == name) {
+            record.leased = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(name: &str, host: u16) -> EnvContainer {
+        EnvContainer {
+            id: format!("id-{name}"),
+            name: name.into(),
+            folder: format!("/p/{name}"),
+            home: "/h".into(),
+            state: "running".into(),
+            image: "img".into(),
+            user: "1000:100".into(),
+            mount: "/home/jovyan/work".into(),
+            ports: BTreeMap::from([("jupyter".to_string(), (8888, host))]),
+        }
+    }
+
+    #[test]
+    fn rebuilt_state_holds_the_engines_leases() {
+        let state = rebuild_state(&[container("a", 8890), container("b", 8891)]);
+        assert_eq!(state.leased_ports_except("none"), vec![8890, 8891]);
+        assert_eq!(state.environments["a"].folder, Path::new("/p/a"));
+    }
+
+    #[test]
+    fn leases_without_a_container_are_reclaimed() {
+        let mut state = rebuild_state(&[container("a", 8890), container("gone", 8891)]);
+        reclaim_leases(&mut state, &[container("a", 8890)]);
+        assert!(state.environments["a"].leased);
+        assert!(!state.environments["gone"].leased);
+        assert_eq!(
+            state.environments["gone"].ports["jupyter"], 8891,
+            "kept as a preference"
+        );
+    }
+}

@@ -1,0 +1,52 @@
+//! jenv: each work folder its own Jupyter-in-Docker notebook.
+
+mod cli;
+mod cmd;
+mod engine;
+mod environment;
+mod error;
+mod jupyter;
+mod manifest;
+mod ports;
+mod progress;
+mod runas;
+mod state;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        // `init` needs no engine, so it needs no runtime either.
+        Command::Init(args) => cmd::init::run(args),
+        command => runtime().and_then(|rt| rt.block_on(dispatch(command))),
+    };
+    result.unwrap_or_else(|err| {
+        eprintln!("{}", error::render(&err));
+        ExitCode::FAILURE
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Init(_) => unreachable!("handled without a runtime"),
+        Command::Up(args) => cmd::up::run(args).await,
+        Command::Down(args) => cmd::down::run(args).await,
+        Command::Status(args) => cmd::status::run(args).await,
+        Command::Url => cmd::url::url().await,
+        Command::Open => cmd::url::open().await,
+        Command::Logs(args) => cmd::logs::run(args).await,
+        Command::Exec(args) => cmd::exec::run(args).await,
+        Command::Shell => cmd::exec::shell().await,
+    }
+}

@@ -1,0 +1,64 @@
+//! Progress on long waits: a spinner or a byte bar on a terminal, one plain line otherwise.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+fn on_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// A spinner with a message, for waits of unknown length.
+pub struct Spinner(Option<ProgressBar>);
+
+impl Spinner {
+    pub fn new(message: &str) -> Spinner {
+        if !on_terminal() {
+            eprintln!("{message}...");
+            return Spinner(None);
+        }
+        let bar = ProgressBar::new_spinner().with_message(message.to_string());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Spinner(Some(bar))
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// A bar counting bytes, for image pulls.
+pub struct Bytes(Option<ProgressBar>);
+
+impl Bytes {
+    pub fn new(message: &str) -> Bytes {
+        if !on_terminal() {
+            eprintln!("{message}...");
+            return Bytes(None);
+        }
+        let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {eta}")
+            .expect("static template")
+            .progress_chars("=> ");
+        Bytes(Some(
+            ProgressBar::new(0)
+                .with_style(style)
+                .with_message(message.to_string()),
+        ))
+    }
+
+    pub fn set(&self, done: u64, total: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
