@@ -303,7 +303,7 @@ impl Context {
         let spinner = Spinner::new("waiting for Jupyter to answer");
         let outcome = tokio::select! {
             outcome = self.poll_ready(port, deadline) => outcome,
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted before the notebook was ready")),
+            _ = crate::signals::interrupted() => Err(anyhow::anyhow!("interrupted before the notebook was ready")),
         };
         spinner.finish();
         if let Err(reason) = outcome {

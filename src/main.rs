@@ -10,6 +10,7 @@ mod manifest;
 mod ports;
 mod progress;
 mod runas;
+mod signals;
 mod state;
 
 use std::process::ExitCode;

@@ -35,7 +35,7 @@ async fn attach(ctx: &Context) -> Result<()> {
                 Some(chunk) => chunk?.write_to_terminal()?,
                 None => break false,
             },
-            _ = tokio::signal::ctrl_c() => break true,
+            _ = crate::signals::interrupted() => break true,
         }
     };
     if stopped_by_user {

@@ -1,0 +1,206 @@
+//! One harness for every integration test: a private temp tree and JENV_HOME, the real binary,
+//! the real engine and the offline test image, and clean-up by label even when a test fails.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const DEFAULT_TEST_IMAGE: &str = "jenv-test/notebook:bookworm";
+
+pub fn test_image() -> String {
+    std::env::var("JENV_TEST_IMAGE").unwrap_or_else(|_| DEFAULT_TEST_IMAGE.to_string())
+}
+
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    pub home: PathBuf,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let image = test_image();
+        let present = Command::new("docker")
+            .args(["image", "inspect", &image])
+            .output()
+            .unwrap();
+        assert!(
+            present.status.success(),
+            "test image {image} is missing: run scripts/build-test-image.sh"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().canonicalize().unwrap().join("jenv-home");
+        Sandbox { dir, home }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().canonicalize().unwrap()
+    }
+
+    /// A folder with a manifest for the test image.
+    pub fn project(&self, name: &str) -> PathBuf {
+        let folder = self.root().join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        self.jenv(&folder, &["init", "--image", &test_image()])
+            .success();
+        folder
+    }
+
+    pub fn command(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_jenv"));
+        command
+            .args(args)
+            .current_dir(dir)
+            .env("JENV_HOME", &self.home)
+            .env_remove("JENV_PORT_RANGE");
+        command
+    }
+
+    pub fn jenv(&self, dir: &Path, args: &[&str]) -> Run {
+        Run(self.command(dir, args).output().unwrap())
+    }
+
+    /// IDs of the containers this sandbox's jenv created.
+    pub fn containers(&self) -> Vec<String> {
+        let filter = format!("label=jenv.home={}", self.home.display());
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let ids = self.containers();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", "-v"])
+                .args(&ids)
+                .output();
+        }
+    }
+}
+
+/// A finished jenv run with assertions that print everything it said when they fail.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).to_string()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).to_string()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.0.status.code()
+    }
+
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert!(
+            self.0.status.success(),
+            "jenv failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(self) -> Run {
+        assert!(
+            !self.0.status.success(),
+            "jenv should have failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        assert_ne!(
+            self.code(),
+            Some(101),
+            "a panic is never an answer:\n{}",
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// A notebook URL split into what tests need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotebookUrl {
+    pub port: u16,
+    pub token: String,
+}
+
+impl NotebookUrl {
+    #[track_caller]
+    pub fn parse(text: &str) -> NotebookUrl {
+        let line = text.trim();
+        let rest = line
+            .strip_prefix("http://127.0.0.1:")
+            .unwrap_or_else(|| panic!("not a loopback URL: {line:?}"));
+        let (port, token) = rest
+            .split_once("/?token=")
+            .unwrap_or_else(|| panic!("no token in {line:?}"));
+        NotebookUrl {
+            port: port.parse().unwrap(),
+            token: token.to_string(),
+        }
+    }
+}
+
+/// A minimal HTTP/1.0 exchange, so tests need no HTTP client crate.
+pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Polls `check` until it holds or the deadline passes.
+pub fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
