@@ -3,11 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "jenv",
-    version,
-    about = "Each work folder its own Jupyter-in-Docker notebook"
-)]
+#[command(name = "jenv", version, about = "Each work folder its own Jupyter-in-Docker notebook")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -33,6 +29,18 @@ pub enum Command {
     Exec(ExecArgs),
     /// Open an interactive shell in the notebook container
     Shell,
+    /// Commit the running notebook into this folder's own image
+    Snapshot(SnapshotArgs),
+    /// List packages added, removed or changed since the notebook started from its image
+    Diff(JsonArgs),
+    /// List this folder's snapshots
+    History(JsonArgs),
+    /// Make an earlier snapshot the one the next `jenv up` starts from
+    Rollback(RollbackArgs),
+    /// Remove old snapshots that no container uses
+    Prune(PruneArgs),
+    /// Recreate this folder's image from its base image and .jupyter-env.lock
+    Rebuild,
 }
 
 #[derive(Debug, Args)]
@@ -63,9 +71,45 @@ pub struct UpArgs {
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Stop even if the environment has changes that were not snapshotted
-    #[arg(long)]
+    /// Stop even if packages were changed since the last snapshot, dropping those changes
+    #[arg(long, conflicts_with = "snapshot")]
     pub discard: bool,
+    /// Take a snapshot first, then stop
+    #[arg(long)]
+    pub snapshot: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// A note kept with the snapshot (shown by `jenv history`)
+    #[arg(short, long, default_value = "")]
+    pub message: String,
+    /// Squash the image into one layer now, whatever its layer count
+    #[arg(long)]
+    pub flatten: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON for scripts
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The snapshot tag (default: the one before the current snapshot)
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// How many of the newest snapshots to keep
+    #[arg(long, default_value_t = 5)]
+    pub keep: usize,
 }
 
 #[derive(Debug, Args)]
@@ -91,26 +135,16 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// The command and its arguments (after `--`)
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 
 fn parse_port(text: &str) -> Result<(String, u16), String> {
-    let (name, port) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not NAME=CONTAINER_PORT, e.g. spark=4040"))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("`{port}` is not a port number (1-65535)"))?;
+    let (name, port) =
+        text.split_once('=').ok_or_else(|| format!("`{text}` is not NAME=CONTAINER_PORT, e.g. spark=4040"))?;
+    let port: u16 = port.parse().map_err(|_| format!("`{port}` is not a port number (1-65535)"))?;
     if name.is_empty() || port == 0 {
-        return Err(format!(
-            "`{text}` is not NAME=CONTAINER_PORT, e.g. spark=4040"
-        ));
+        return Err(format!("`{text}` is not NAME=CONTAINER_PORT, e.g. spark=4040"));
     }
     Ok((name.to_string(), port))
 }
@@ -127,10 +161,7 @@ mod tests {
 
     #[test]
     fn port_flag_parsing() {
-        assert_eq!(
-            parse_port("spark=4040").unwrap(),
-            ("spark".to_string(), 4040)
-        );
+        assert_eq!(parse_port("spark=4040").unwrap(), ("spark".to_string(), 4040));
         for bad in ["spark", "=4040", "spark=0", "spark=99999", "spark=x"] {
             assert!(parse_port(bad).is_err(), "{bad}");
         }

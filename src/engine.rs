@@ -8,12 +8,12 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ExecConfig, HostConfig,
-    ImageInspect, Mount, MountType, PortBinding,
+    ContainerConfig, ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ExecConfig, HostConfig,
+    ImageConfig, ImageInspect, ImageSummary, Mount, MountType, PortBinding,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
-    RemoveContainerOptions, StopContainerOptions,
+    CommitContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
+    LogsOptions, RemoveContainerOptions, RemoveImageOptions, StopContainerOptions, TagImageOptions,
 };
 use futures_util::{Stream, StreamExt};
 
@@ -30,6 +30,12 @@ pub mod label {
     /// The `uid:gid` the notebook runs as; `exec` uses it too.
     pub const USER: &str = "jenv.user";
     pub const MOUNT: &str = "jenv.mount";
+    /// Marks short-lived helper containers (`jenv.managed=helper`), never listed as environments.
+    pub const HELPER: &str = "helper";
+    /// On snapshot images: the tag, creation time (unix seconds) and message.
+    pub const SNAPSHOT_TAG: &str = "jenv.snapshot.tag";
+    pub const SNAPSHOT_CREATED: &str = "jenv.snapshot.created";
+    pub const SNAPSHOT_MESSAGE: &str = "jenv.snapshot.message";
 }
 
 pub struct Engine {
@@ -49,6 +55,10 @@ pub struct ContainerSpec {
     pub working_dir: String,
     /// container port -> host port, published on 127.0.0.1 only.
     pub ports: BTreeMap<u16, u16>,
+    /// Paths mounted as tmpfs: never part of a snapshot.
+    pub tmpfs: Vec<String>,
+    /// Overrides the image's entrypoint and command (helper containers).
+    pub entrypoint: Option<Vec<String>>,
 }
 
 /// A jenv container as the engine lists it, read back from its labels.
@@ -60,6 +70,7 @@ pub struct EnvContainer {
     pub home: String,
     pub state: String,
     pub image: String,
+    pub image_id: String,
     pub user: String,
     pub mount: String,
     /// port name -> (container port, host port)
@@ -85,6 +96,7 @@ impl EnvContainer {
             home: get(label::HOME),
             state: summary.state.map(|s| s.to_string()).unwrap_or_default(),
             image: summary.image.unwrap_or_default(),
+            image_id: summary.image_id.unwrap_or_default(),
             user: get(label::USER),
             mount: get(label::MOUNT),
             ports: parse_ports_label(&get(label::PORTS)),
@@ -93,11 +105,7 @@ impl EnvContainer {
 }
 
 pub fn ports_label(ports: &BTreeMap<String, (u16, u16)>) -> String {
-    ports
-        .iter()
-        .map(|(name, (container, host))| format!("{name}={container}:{host}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    ports.iter().map(|(name, (container, host))| format!("{name}={container}:{host}")).collect::<Vec<_>>().join(",")
 }
 
 pub fn parse_ports_label(text: &str) -> BTreeMap<String, (u16, u16)> {
@@ -105,10 +113,7 @@ pub fn parse_ports_label(text: &str) -> BTreeMap<String, (u16, u16)> {
         .filter_map(|item| {
             let (name, pair) = item.split_once('=')?;
             let (container, host) = pair.split_once(':')?;
-            Some((
-                name.to_string(),
-                (container.parse().ok()?, host.parse().ok()?),
-            ))
+            Some((name.to_string(), (container.parse().ok()?, host.parse().ok()?)))
         })
         .collect()
 }
@@ -121,8 +126,7 @@ pub struct ExecOutcome {
 impl Engine {
     /// Connects to `DOCKER_HOST` or the local socket and agrees on an API version the engine speaks.
     pub async fn connect() -> Result<Engine> {
-        let endpoint = std::env::var("DOCKER_HOST")
-            .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
         let unreachable = |reason: String| {
             Hinted::new(
                 format!("cannot reach the Docker engine at {endpoint}: {reason}"),
@@ -130,10 +134,7 @@ impl Engine {
             )
         };
         let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(|e| unreachable(describe(&e)))?;
+        let docker = docker.negotiate_version().await.map_err(|e| unreachable(describe(&e)))?;
         Ok(Engine { docker })
     }
 
@@ -148,15 +149,15 @@ impl Engine {
             filters: Some(HashMap::from([("label".to_string(), labels)])),
             ..Default::default()
         };
-        let summaries = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .context("cannot list containers")?;
-        Ok(summaries
-            .into_iter()
-            .filter_map(EnvContainer::from_summary)
-            .collect())
+        let summaries = self.docker.list_containers(Some(options)).await.context("cannot list containers")?;
+        Ok(summaries.into_iter().filter_map(EnvContainer::from_summary).collect())
+    }
+
+    /// The image IDs of every container on the engine, jenv's or not.
+    pub async fn list_all_image_ids(&self) -> Result<std::collections::BTreeSet<String>> {
+        let options = ListContainersOptions { all: true, ..Default::default() };
+        let summaries = self.docker.list_containers(Some(options)).await.context("cannot list containers")?;
+        Ok(summaries.into_iter().filter_map(|s| s.image_id).collect())
     }
 
     pub async fn inspect_container(&self, name: &str) -> Result<Option<ContainerInspectResponse>> {
@@ -172,10 +173,7 @@ impl Engine {
     /// Pulls `image`, showing a byte progress bar on a terminal.
     pub async fn pull(&self, image: &str) -> Result<()> {
         let progress = crate::progress::Bytes::new(&format!("pulling {image}"));
-        let options = CreateImageOptions {
-            from_image: Some(image.to_string()),
-            ..Default::default()
-        };
+        let options = CreateImageOptions { from_image: Some(image.to_string()), ..Default::default() };
         let mut stream = self.docker.create_image(Some(options), None, None);
         let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
         while let Some(item) = stream.next().await {
@@ -189,9 +187,7 @@ impl Engine {
                 && let (Some(current), Some(total)) = (detail.current, detail.total)
             {
                 layers.insert(id, (current, total));
-                let (done, all) = layers
-                    .values()
-                    .fold((0, 0), |(d, a), (c, t)| (d + c, a + t));
+                let (done, all) = layers.values().fold((0, 0), |(d, a), (c, t)| (d + c, a + t));
                 progress.set(done as u64, all as u64);
             }
         }
@@ -204,10 +200,7 @@ impl Engine {
             .ports
             .iter()
             .map(|(container, host)| {
-                let binding = PortBinding {
-                    host_ip: Some("127.0.0.1".into()),
-                    host_port: Some(host.to_string()),
-                };
+                let binding = PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(host.to_string()) };
                 (format!("{container}/tcp"), Some(vec![binding]))
             })
             .collect();
@@ -229,23 +222,21 @@ impl Engine {
             labels: Some(spec.labels.clone()),
             working_dir: Some(spec.working_dir.clone()),
             exposed_ports: Some(spec.ports.keys().map(|p| format!("{p}/tcp")).collect()),
+            entrypoint: spec.entrypoint.clone(),
+            cmd: spec.entrypoint.as_ref().map(|_| Vec::new()),
             host_config: Some(HostConfig {
                 port_bindings: Some(port_bindings),
                 mounts: Some(mounts),
+                tmpfs: Some(spec.tmpfs.iter().map(|p| (p.clone(), "mode=1777".to_string())).collect()),
                 ..Default::default()
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptions {
-            name: Some(spec.name.clone()),
-            ..Default::default()
-        };
+        let options = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
         self.docker
             .create_container(Some(options), body)
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("cannot create container {}: {}", spec.name, describe(&e))
-            })?;
+            .map_err(|e| anyhow::anyhow!("cannot create container {}: {}", spec.name, describe(&e)))?;
         Ok(())
     }
 
@@ -254,8 +245,7 @@ impl Engine {
     pub async fn start(&self, name: &str) -> Result<(), StartError> {
         self.docker.start_container(name, None).await.map_err(|e| {
             let text = describe(&e);
-            if text.contains("port is already allocated") || text.contains("address already in use")
-            {
+            if text.contains("port is already allocated") || text.contains("address already in use") {
                 StartError::PortTaken(text)
             } else {
                 StartError::Other(anyhow::anyhow!("cannot start container {name}: {text}"))
@@ -264,50 +254,25 @@ impl Engine {
     }
 
     pub async fn stop(&self, name: &str, timeout_secs: i32) -> Result<()> {
-        let options = StopContainerOptions {
-            t: Some(timeout_secs),
-            ..Default::default()
-        };
+        let options = StopContainerOptions { t: Some(timeout_secs), ..Default::default() };
         match self.docker.stop_container(name, Some(options)).await {
-            Ok(())
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 304 | 404,
-                ..
-            }) => Ok(()),
-            Err(e) => Err(anyhow::anyhow!(
-                "cannot stop container {name}: {}",
-                describe(&e)
-            )),
+            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 304 | 404, .. }) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("cannot stop container {name}: {}", describe(&e))),
         }
     }
 
     /// Removes a container and its anonymous volumes; a container already gone is fine.
     pub async fn remove(&self, name: &str) -> Result<()> {
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
+        let options = RemoveContainerOptions { force: true, v: true, ..Default::default() };
         match self.docker.remove_container(name, Some(options)).await {
-            Ok(())
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(()),
-            Err(e) => Err(anyhow::anyhow!(
-                "cannot remove container {name}: {}",
-                describe(&e)
-            )),
+            Ok(()) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("cannot remove container {name}: {}", describe(&e))),
         }
     }
 
     /// The last `lines` lines the container printed, stdout and stderr interleaved.
     pub async fn tail_logs(&self, name: &str, lines: usize) -> String {
-        let options = LogsOptions {
-            stdout: true,
-            stderr: true,
-            tail: lines.to_string(),
-            ..Default::default()
-        };
+        let options = LogsOptions { stdout: true, stderr: true, tail: lines.to_string(), ..Default::default() };
         let mut stream = self.docker.logs(name, Some(options));
         let mut text = String::new();
         while let Some(Ok(chunk)) = stream.next().await {
@@ -316,12 +281,7 @@ impl Engine {
         text
     }
 
-    pub fn logs(
-        &self,
-        name: &str,
-        follow: bool,
-        tail: Option<usize>,
-    ) -> impl Stream<Item = Result<LogChunk>> + use<> {
+    pub fn logs(&self, name: &str, follow: bool, tail: Option<usize>) -> impl Stream<Item = Result<LogChunk>> + use<> {
         let options = LogsOptions {
             follow,
             stdout: true,
@@ -330,20 +290,13 @@ impl Engine {
             ..Default::default()
         };
         self.docker.logs(name, Some(options)).map(|item| {
-            let output =
-                item.map_err(|e| anyhow::anyhow!("reading logs failed: {}", describe(&e)))?;
+            let output = item.map_err(|e| anyhow::anyhow!("reading logs failed: {}", describe(&e)))?;
             Ok(LogChunk::from(output))
         })
     }
 
     /// Runs `cmd` in a running container, copying its output to ours, and returns its exit code.
-    pub async fn exec(
-        &self,
-        container: &str,
-        user: &str,
-        working_dir: &str,
-        cmd: &[String],
-    ) -> Result<ExecOutcome> {
+    pub async fn exec(&self, container: &str, user: &str, working_dir: &str, cmd: &[String]) -> Result<ExecOutcome> {
         let config = ExecConfig {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
@@ -356,14 +309,8 @@ impl Engine {
             .docker
             .create_exec(container, config)
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("cannot run a command in {container}: {}", describe(&e))
-            })?;
-        let options = StartExecOptions {
-            detach: false,
-            tty: false,
-            output_capacity: None,
-        };
+            .map_err(|e| anyhow::anyhow!("cannot run a command in {container}: {}", describe(&e)))?;
+        let options = StartExecOptions { detach: false, tty: false, output_capacity: None };
         if let StartExecResults::Attached { mut output, .. } =
             self.docker.start_exec(&created.id, Some(options)).await?
         {
@@ -372,9 +319,119 @@ impl Engine {
             }
         }
         let inspected = self.docker.inspect_exec(&created.id).await?;
-        Ok(ExecOutcome {
-            exit_code: inspected.exit_code.unwrap_or(-1),
-        })
+        Ok(ExecOutcome { exit_code: inspected.exit_code.unwrap_or(-1) })
+    }
+
+    /// Runs `cmd` and collects its output instead of printing it.
+    pub async fn exec_capture(&self, container: &str, user: &str, cmd: &[&str]) -> Result<(i64, String)> {
+        let config = ExecConfig {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            user: Some(user.to_string()),
+            cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_exec(container, config)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot run a command in {container}: {}", describe(&e)))?;
+        let mut text = String::new();
+        if let StartExecResults::Attached { mut output, .. } = self.docker.start_exec(&created.id, None).await? {
+            while let Some(chunk) = output.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
+            }
+        }
+        let inspected = self.docker.inspect_exec(&created.id).await?;
+        Ok((inspected.exit_code.unwrap_or(-1), text))
+    }
+
+    /// Commits the container as `repo:tag` with the given image config (pausing it meanwhile)
+    /// and returns the new image's ID.
+    pub async fn commit(&self, container: &str, repo: &str, tag: &str, config: ImageConfig) -> Result<String> {
+        let options = CommitContainerOptions {
+            container: Some(container.to_string()),
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+            pause: true,
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .commit_container(options, container_config(config))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot commit {container}: {}", describe(&e)))?;
+        Ok(created.id)
+    }
+
+    pub async fn tag(&self, image: &str, repo: &str, tag: &str) -> Result<()> {
+        let options = TagImageOptions { repo: Some(repo.to_string()), tag: Some(tag.to_string()) };
+        self.docker
+            .tag_image(image, Some(options))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot tag {image} as {repo}:{tag}: {}", describe(&e)))
+    }
+
+    /// Removes an image reference; `Ok(false)` when a container still uses it.
+    pub async fn remove_image(&self, image: &str) -> Result<bool> {
+        let options = RemoveImageOptions { force: false, noprune: false, ..Default::default() };
+        match self.docker.remove_image(image, Some(options), None).await {
+            Ok(_) | Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(true),
+            Err(DockerError::DockerResponseServerError { status_code: 409, .. }) => Ok(false),
+            Err(e) => Err(anyhow::anyhow!("cannot remove image {image}: {}", describe(&e))),
+        }
+    }
+
+    /// Images carrying `key=value` as a label.
+    pub async fn images_labelled(&self, key: &str, value: &str) -> Result<Vec<ImageSummary>> {
+        let options = ListImagesOptions {
+            filters: Some(HashMap::from([("label".to_string(), vec![format!("{key}={value}")])])),
+            ..Default::default()
+        };
+        self.docker
+            .list_images(Some(options))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot list images: {}", describe(&e)))
+    }
+
+    /// Squashes a container's whole filesystem into a one-layer image `repo:tag`, re-applying
+    /// `changes` (Dockerfile instructions: USER, ENV, CMD, ...) so the image still runs the same.
+    pub async fn import_filesystem(&self, container: &str, repo: &str, tag: &str, changes: Vec<String>) -> Result<()> {
+        let export = self.docker.export_container(container).map(|chunk| chunk.map_err(std::io::Error::other));
+        let options = CreateImageOptions {
+            from_src: Some("-".to_string()),
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+            changes,
+            ..Default::default()
+        };
+        let mut stream = self.docker.create_image(Some(options), Some(bollard::body_try_stream(export)), None);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| anyhow::anyhow!("cannot import the flattened filesystem: {}", describe(&e)))?;
+            if let Some(error) = info.error_detail.and_then(|d| d.message) {
+                anyhow::bail!("cannot import the flattened filesystem: {error}");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn container_config(config: ImageConfig) -> ContainerConfig {
+    ContainerConfig {
+        user: config.user,
+        exposed_ports: config.exposed_ports,
+        env: config.env,
+        cmd: config.cmd,
+        healthcheck: config.healthcheck,
+        args_escaped: config.args_escaped,
+        volumes: config.volumes,
+        working_dir: config.working_dir,
+        entrypoint: config.entrypoint,
+        on_build: config.on_build,
+        labels: config.labels,
+        stop_signal: config.stop_signal,
+        shell: config.shell,
+        ..Default::default()
     }
 }
 
@@ -415,9 +472,7 @@ pub enum StartError {
 fn not_found_is_none<T>(result: Result<T, DockerError>) -> Result<Option<T>> {
     match result {
         Ok(value) => Ok(Some(value)),
-        Err(DockerError::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(None),
+        Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
         Err(e) => Err(anyhow::anyhow!(describe(&e))),
     }
 }
@@ -436,10 +491,7 @@ mod tests {
 
     #[test]
     fn ports_label_round_trips() {
-        let ports = BTreeMap::from([
-            ("jupyter".to_string(), (8888, 8890)),
-            ("spark".to_string(), (4040, 4041)),
-        ]);
+        let ports = BTreeMap::from([("jupyter".to_string(), (8888, 8890)), ("spark".to_string(), (4040, 4041))]);
         let text = ports_label(&ports);
         assert_eq!(text, "jupyter=8888:8890,spark=4040:4041");
         assert_eq!(parse_ports_label(&text), ports);
@@ -448,9 +500,6 @@ mod tests {
     #[test]
     fn malformed_ports_label_items_are_skipped() {
         let parsed = parse_ports_label("jupyter=8888:8890,broken,x=1:notaport,");
-        assert_eq!(
-            parsed,
-            BTreeMap::from([("jupyter".to_string(), (8888, 8890))])
-        );
+        assert_eq!(parsed, BTreeMap::from([("jupyter".to_string(), (8888, 8890))]));
     }
 }

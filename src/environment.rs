@@ -43,11 +43,7 @@ impl Context {
         let project = manifest::discover(&cwd)?;
         let state = StateDir::locate()?;
         let engine = Engine::connect().await?;
-        Ok(Context {
-            project,
-            state,
-            engine,
-        })
+        Ok(Context { project, state, engine })
     }
 
     pub fn env_name(&self) -> &str {
@@ -57,12 +53,7 @@ impl Context {
     /// This folder's container, if the engine has one. A container of the same name made for
     /// another folder (a copied manifest) is an error, never silently taken over.
     pub async fn container(&self) -> Result<Option<EnvContainer>> {
-        let found = self
-            .engine
-            .list(Some(self.env_name()))
-            .await?
-            .into_iter()
-            .next();
+        let found = self.engine.list(Some(self.env_name())).await?.into_iter().next();
         if let Some(container) = &found
             && Path::new(&container.folder) != self.project.folder
         {
@@ -81,11 +72,9 @@ impl Context {
     pub async fn running_container(&self) -> Result<EnvContainer> {
         match self.container().await? {
             Some(container) if container.is_running() => Ok(container),
-            _ => hinted!(
-                "start it with `jenv up`",
-                "the notebook for {} is not running",
-                self.project.folder.display()
-            ),
+            _ => {
+                hinted!("start it with `jenv up`", "the notebook for {} is not running", self.project.folder.display())
+            }
         }
     }
 
@@ -102,7 +91,10 @@ impl Context {
             None => self.create().await?,
         };
         let running = self.running(container).await?;
-        self.wait_ready(&running.container).await?;
+        // The fresh container is its image: list its packages while Jupyter starts.
+        let (ready, _) =
+            tokio::join!(self.wait_ready(&running.container), self.remember_image_packages(&running.container));
+        ready?;
         Ok(running)
     }
 
@@ -116,14 +108,21 @@ impl Context {
         Ok(existed)
     }
 
+    /// Changes a field of this folder's state record under the lock.
+    pub fn update_record(&self, change: impl FnOnce(&mut EnvRecord)) -> Result<()> {
+        let lock = self.state.lock()?;
+        let mut state = load_state(&lock, None)?;
+        if let Some(record) = state.environments.get_mut(self.env_name()) {
+            change(record);
+            lock.write(&state)?;
+        }
+        Ok(())
+    }
+
     /// The containers whose leases live in this state folder (tests and users may have several).
     fn own(&self, containers: &[EnvContainer]) -> Vec<EnvContainer> {
         let home = self.state.root.to_string_lossy();
-        containers
-            .iter()
-            .filter(|c| c.home == home)
-            .cloned()
-            .collect()
+        containers.iter().filter(|c| c.home == home).cloned().collect()
     }
 
     fn release_lease(&self) -> Result<()> {
@@ -154,27 +153,17 @@ impl Context {
     /// the same host ports between choosing them and the engine binding them.
     async fn create(&self) -> Result<EnvContainer> {
         let image = self.choose_image().await?;
-        let image_env = self
-            .engine
-            .inspect_image(&image)
-            .await?
-            .and_then(|i| i.config)
-            .and_then(|c| c.env);
-        let run_as = runas::decide(&image_env.unwrap_or_default(), runas::host_ids());
+        let inspected = self.engine.inspect_image(&image).await?.context("the image vanished")?;
+        let image_env = inspected.config.and_then(|c| c.env).unwrap_or_default();
+        let run_as = runas::decide(&image_env, runas::host_ids());
         let range = PortRange::from_env()?;
 
         let lock = self.state.lock()?;
         let all = self.engine.list(None).await?;
         let mut state = load_state(&lock, Some(&self.own(&all)))?;
         reclaim_leases(&mut state, &all);
-        let mut taken: BTreeSet<u16> = state
-            .leased_ports_except(self.env_name())
-            .into_iter()
-            .collect();
-        taken.extend(
-            all.iter()
-                .flat_map(|c| c.ports.values().map(|(_, host)| *host)),
-        );
+        let mut taken: BTreeSet<u16> = state.leased_ports_except(self.env_name()).into_iter().collect();
+        taken.extend(all.iter().flat_map(|c| c.ports.values().map(|(_, host)| *host)));
 
         let previous = state.environments.get(self.env_name());
         let token = match previous {
@@ -185,8 +174,7 @@ impl Context {
         let wanted = &self.project.manifest.ports;
 
         for _ in 0..PORT_ATTEMPTS {
-            let host_ports =
-                ports::allocate(wanted, &previous_ports, &taken, range, ports::is_bindable)?;
+            let host_ports = ports::allocate(wanted, &previous_ports, &taken, range, ports::is_bindable)?;
             let spec = self.spec(&image, &run_as, &token, &host_ports)?;
             self.engine.create(&spec).await?;
             match self.engine.start(&spec.name).await {
@@ -196,16 +184,12 @@ impl Context {
                         token,
                         ports: host_ports,
                         leased: true,
+                        baseline: inspected.id,
                     };
-                    state
-                        .environments
-                        .insert(self.env_name().to_string(), record);
+                    state.environments.insert(self.env_name().to_string(), record);
                     lock.write(&state)?;
                     drop(lock);
-                    return self
-                        .container()
-                        .await?
-                        .context("the container vanished right after it started");
+                    return self.container().await?.context("the container vanished right after it started");
                 }
                 Err(StartError::PortTaken(_)) => {
                     self.engine.remove(&spec.name).await?;
@@ -245,19 +229,13 @@ impl Context {
     ) -> Result<ContainerSpec> {
         let manifest = &self.project.manifest;
         let folder = self.project.folder.to_string_lossy().to_string();
-        let ports_by_name: BTreeMap<String, (u16, u16)> = manifest
-            .ports
-            .iter()
-            .map(|(name, container)| (name.clone(), (*container, host_ports[name])))
-            .collect();
+        let ports_by_name: BTreeMap<String, (u16, u16)> =
+            manifest.ports.iter().map(|(name, container)| (name.clone(), (*container, host_ports[name]))).collect();
         let labels = HashMap::from([
             (label::MANAGED.to_string(), "true".to_string()),
             (label::NAME.to_string(), manifest.name.clone()),
             (label::FOLDER.to_string(), folder.clone()),
-            (
-                label::HOME.to_string(),
-                self.state.root.to_string_lossy().to_string(),
-            ),
+            (label::HOME.to_string(), self.state.root.to_string_lossy().to_string()),
             (label::PORTS.to_string(), ports_label(&ports_by_name)),
             (label::USER.to_string(), run_as.exec_user.clone()),
             (label::MOUNT.to_string(), manifest.mount.clone()),
@@ -267,15 +245,8 @@ impl Context {
         let mut binds = vec![(folder, manifest.mount.clone(), false)];
         if run_as.allow_root {
             let config = runas::write_allow_root_config(&self.state)?;
-            env.push(format!(
-                "JUPYTER_CONFIG_PATH={}",
-                runas::ALLOW_ROOT_CONFIG_TARGET
-            ));
-            binds.push((
-                config.to_string_lossy().to_string(),
-                runas::ALLOW_ROOT_CONFIG_TARGET.to_string(),
-                true,
-            ));
+            env.push(format!("JUPYTER_CONFIG_PATH={}", runas::ALLOW_ROOT_CONFIG_TARGET));
+            binds.push((config.to_string_lossy().to_string(), runas::ALLOW_ROOT_CONFIG_TARGET.to_string(), true));
         }
         Ok(ContainerSpec {
             name: self.project.container_name(),
@@ -285,20 +256,16 @@ impl Context {
             labels,
             binds,
             working_dir: manifest.mount.clone(),
-            ports: manifest
-                .ports
-                .iter()
-                .map(|(name, container)| (*container, host_ports[name]))
-                .collect(),
+            ports: manifest.ports.iter().map(|(name, container)| (*container, host_ports[name])).collect(),
+            tmpfs: vec!["/tmp".to_string()],
+            entrypoint: None,
         })
     }
 
     /// Polls Jupyter's `/api` until it answers. If the container dies or the deadline passes,
     /// shows its last log lines and removes it, so no half-started notebook is left behind.
     async fn wait_ready(&self, container: &EnvContainer) -> Result<()> {
-        let port = container
-            .host_port(JUPYTER_PORT)
-            .context("the container has no jupyter port label")?;
+        let port = container.host_port(JUPYTER_PORT).context("the container has no jupyter port label")?;
         let deadline = Instant::now() + ready_timeout();
         let spinner = Spinner::new("waiting for Jupyter to answer");
         let outcome = tokio::select! {
@@ -307,10 +274,7 @@ impl Context {
         };
         spinner.finish();
         if let Err(reason) = outcome {
-            let logs = self
-                .engine
-                .tail_logs(&self.project.container_name(), 20)
-                .await;
+            let logs = self.engine.tail_logs(&self.project.container_name(), 20).await;
             self.down().await?;
             return Err(Hinted::new(
                 format!("{reason}; its last log lines:\n{}", indent(&logs)),
@@ -330,23 +294,14 @@ impl Context {
             polls += 1;
             // Asking the engine is dearer than a TCP connect, so check for a dead container less often.
             if polls.is_multiple_of(10) {
-                let state = self
-                    .engine
-                    .inspect_container(&self.project.container_name())
-                    .await?;
-                let running = state
-                    .and_then(|s| s.state)
-                    .and_then(|s| s.running)
-                    .unwrap_or(false);
+                let state = self.engine.inspect_container(&self.project.container_name()).await?;
+                let running = state.and_then(|s| s.state).and_then(|s| s.running).unwrap_or(false);
                 if !running {
                     anyhow::bail!("the notebook container stopped before Jupyter answered");
                 }
             }
             if Instant::now() >= deadline {
-                anyhow::bail!(
-                    "Jupyter did not answer on port {port} within {}s",
-                    ready_timeout().as_secs()
-                );
+                anyhow::bail!("Jupyter did not answer on port {port} within {}s", ready_timeout().as_secs());
             }
             tokio::time::sleep(READY_POLL).await;
         }
@@ -362,53 +317,30 @@ fn ready_timeout() -> Duration {
 }
 
 fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Each environment's token as the state file remembers it (empty when unreadable).
 pub fn known_tokens(state: &StateDir) -> BTreeMap<String, String> {
     match state.read() {
-        Loaded::Ok(s) => s
-            .environments
-            .into_iter()
-            .map(|(name, record)| (name, record.token))
-            .collect(),
+        Loaded::Ok(s) => s.environments.into_iter().map(|(name, record)| (name, record.token)).collect(),
         Loaded::Corrupt(_) => BTreeMap::new(),
     }
 }
 
 /// The URL of a running container: token from the state, else from the container itself.
-pub async fn url_of(
-    tokens: &BTreeMap<String, String>,
-    engine: &Engine,
-    container: &EnvContainer,
-) -> Result<String> {
-    let port = container
-        .host_port(JUPYTER_PORT)
-        .context("the container has no jupyter port label")?;
+pub async fn url_of(tokens: &BTreeMap<String, String>, engine: &Engine, container: &EnvContainer) -> Result<String> {
+    let port = container.host_port(JUPYTER_PORT).context("the container has no jupyter port label")?;
     let token = match tokens.get(&container.name).filter(|t| !t.is_empty()) {
         Some(token) => token.clone(),
-        None => token_from_engine(engine, &container.id)
-            .await?
-            .unwrap_or_default(),
+        None => token_from_engine(engine, &container.id).await?.unwrap_or_default(),
     };
     Ok(jupyter::url(port, &token))
 }
 
 async fn token_from_engine(engine: &Engine, container: &str) -> Result<Option<String>> {
-    let env = engine
-        .inspect_container(container)
-        .await?
-        .and_then(|c| c.config)
-        .and_then(|c| c.env)
-        .unwrap_or_default();
-    Ok(env
-        .iter()
-        .find_map(|e| e.strip_prefix("JUPYTER_TOKEN="))
-        .map(str::to_string))
+    let env = engine.inspect_container(container).await?.and_then(|c| c.config).and_then(|c| c.env).unwrap_or_default();
+    Ok(env.iter().find_map(|e| e.strip_prefix("JUPYTER_TOKEN=")).map(str::to_string))
 }
 
 /// Reads the state under the lock. A corrupt file is rebuilt from the engine's labels (when the
@@ -433,12 +365,9 @@ fn rebuild_state(containers: &[EnvContainer]) -> State {
         let record = EnvRecord {
             folder: container.folder.clone().into(),
             token: String::new(),
-            ports: container
-                .ports
-                .iter()
-                .map(|(name, (_, host))| (name.clone(), *host))
-                .collect(),
+            ports: container.ports.iter().map(|(name, (_, host))| (name.clone(), *host)).collect(),
             leased: true,
+            baseline: Some(container.image_id.clone()),
         };
         state.environments.insert(container.name.clone(), record);
     }
@@ -466,6 +395,7 @@ mod tests {
             home: "/h".into(),
             state: "running".into(),
             image: "img".into(),
+            image_id: "sha256:1".into(),
             user: "1000:100".into(),
             mount: "/home/jovyan/work".into(),
             ports: BTreeMap::from([("jupyter".to_string(), (8888, host))]),
@@ -485,9 +415,6 @@ mod tests {
         reclaim_leases(&mut state, &[container("a", 8890)]);
         assert!(state.environments["a"].leased);
         assert!(!state.environments["gone"].leased);
-        assert_eq!(
-            state.environments["gone"].ports["jupyter"], 8891,
-            "kept as a preference"
-        );
+        assert_eq!(state.environments["gone"].ports["jupyter"], 8891, "kept as a preference");
     }
 }

@@ -11,10 +11,7 @@ pub struct Hinted {
 
 impl Hinted {
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Hinted {
-        Hinted {
-            message: message.into(),
-            hint: hint.into(),
-        }
+        Hinted { message: message.into(), hint: hint.into() }
     }
 }
 

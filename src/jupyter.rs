@@ -12,8 +12,7 @@ const TOKEN_BYTES: usize = 24;
 /// A fresh token from the operating system's generator.
 pub fn new_token() -> Result<String> {
     let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| anyhow::anyhow!("the OS random generator failed: {e}"))?;
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("the OS random generator failed: {e}"))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
@@ -34,10 +33,7 @@ pub async fn api_status(port: u16, path_and_query: &str) -> Option<u16> {
         let text = std::str::from_utf8(&head).ok()?;
         text.split(' ').nth(1)?.parse().ok()
     };
-    tokio::time::timeout(Duration::from_secs(2), exchange)
-        .await
-        .ok()
-        .flatten()
+    tokio::time::timeout(Duration::from_secs(2), exchange).await.ok().flatten()
 }
 
 /// True once the notebook server answers `/api` with a success.
@@ -65,11 +61,7 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_listening_is_not_ready() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         assert!(!is_ready(port).await);
     }
 
@@ -81,10 +73,7 @@ mod tests {
             let (mut socket, _) = listener.accept().await.unwrap();
             let mut buf = [0u8; 256];
             let _ = socket.read(&mut buf).await;
-            socket
-                .write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n")
-                .await
-                .unwrap();
+            socket.write_all(b"HTTP/1.1 403 Forbidden\r\n\r\n").await.unwrap();
         });
         assert_eq!(api_status(port, "/api/contents").await, Some(403));
     }

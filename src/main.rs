@@ -1,16 +1,23 @@
 //! jenv: each work folder its own Jupyter-in-Docker notebook.
 
+mod baseline;
 mod cli;
+mod clock;
 mod cmd;
 mod engine;
 mod environment;
 mod error;
+mod history;
 mod jupyter;
 mod manifest;
+mod packages;
 mod ports;
 mod progress;
+mod rebuild;
+mod record;
 mod runas;
 mod signals;
+mod snapshot;
 mod state;
 
 use std::process::ExitCode;
@@ -33,9 +40,7 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
@@ -49,5 +54,11 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => cmd::logs::run(args).await,
         Command::Exec(args) => cmd::exec::run(args).await,
         Command::Shell => cmd::exec::shell().await,
+        Command::Snapshot(args) => cmd::snapshot::run(args).await,
+        Command::Diff(args) => cmd::snapshot::diff(args).await,
+        Command::History(args) => cmd::history::history(args).await,
+        Command::Rollback(args) => cmd::history::rollback(args).await,
+        Command::Prune(args) => cmd::history::prune(args).await,
+        Command::Rebuild => cmd::snapshot::rebuild().await,
     }
 }

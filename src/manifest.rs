@@ -87,15 +87,10 @@ impl Manifest {
         let manifest: Manifest = toml::from_str(text).map_err(|err| {
             Hinted::new(
                 format!("{} is not a valid manifest:\n{err}", path.display()),
-                format!(
-                    "fix the file, or recreate it with `jenv init --force` in {}",
-                    parent(path)
-                ),
+                format!("fix the file, or recreate it with `jenv init --force` in {}", parent(path)),
             )
         })?;
-        manifest
-            .validate()
-            .with_context(|| format!("{} is not a valid manifest", path.display()))?;
+        manifest.validate().with_context(|| format!("{} is not a valid manifest", path.display()))?;
         Ok(manifest)
     }
 
@@ -119,20 +114,14 @@ impl Manifest {
         }
         if !is_valid_repository(&self.repository) {
             return Err(Hinted::new(
-                format!(
-                    "`repository = \"{}\"` is not a valid image repository",
-                    self.repository
-                ),
+                format!("`repository = \"{}\"` is not a valid image repository", self.repository),
                 "use lowercase letters, digits and . _ - / separators, e.g. `jenv/my-project`",
             )
             .into());
         }
         if !self.mount.starts_with('/') {
             return Err(Hinted::new(
-                format!(
-                    "`mount = \"{}\"` is not an absolute container path",
-                    self.mount
-                ),
+                format!("`mount = \"{}\"` is not an absolute container path", self.mount),
                 format!("use e.g. `mount = \"{DEFAULT_MOUNT}\"`"),
             )
             .into());
@@ -147,11 +136,9 @@ impl Manifest {
         for (name, port) in &self.ports {
             validate_port_name(name)?;
             if *port == 0 {
-                return Err(Hinted::new(
-                    format!("port `{name}` is 0"),
-                    "give a container port between 1 and 65535",
-                )
-                .into());
+                return Err(
+                    Hinted::new(format!("port `{name}` is 0"), "give a container port between 1 and 65535").into()
+                );
             }
         }
         Ok(())
@@ -160,17 +147,10 @@ impl Manifest {
 
 /// A name must be usable both in a container name and in an image repository.
 pub fn validate_name(name: &str) -> Result<()> {
-    let valid_chars = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
-    let starts_well = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    let ends_well = name
-        .chars()
-        .last()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let valid_chars =
+        name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+    let starts_well = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let ends_well = name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
     if valid_chars && starts_well && ends_well && name.len() <= MAX_NAME_LEN {
         return Ok(());
     }
@@ -184,18 +164,10 @@ pub fn validate_name(name: &str) -> Result<()> {
 }
 
 fn validate_port_name(name: &str) -> Result<()> {
-    if !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Ok(());
     }
-    Err(Hinted::new(
-        format!("`{name}` is not a valid port name"),
-        "use letters, digits, '-' or '_'",
-    )
-    .into())
+    Err(Hinted::new(format!("`{name}` is not a valid port name"), "use letters, digits, '-' or '_'").into())
 }
 
 fn is_valid_repository(repository: &str) -> bool {
@@ -204,19 +176,14 @@ fn is_valid_repository(repository: &str) -> bool {
             !part.is_empty()
                 && part.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && part.ends_with(|c: char| c.is_ascii_alphanumeric())
-                && part.chars().all(|c| {
-                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
-                })
+                && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
         })
 }
 
 /// A stable name for a folder: its basename, made safe, plus a short hash of its full path so
 /// two folders with the same basename never share a container or an image.
 pub fn derive_name(folder: &Path) -> String {
-    let base = folder
-        .file_name()
-        .map(|s| s.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
+    let base = folder.file_name().map(|s| s.to_string_lossy().to_lowercase()).unwrap_or_default();
     let mut slug = String::new();
     for c in base.chars() {
         let c = if c.is_ascii_alphanumeric() { c } else { '-' };
@@ -224,28 +191,15 @@ pub fn derive_name(folder: &Path) -> String {
             slug.push(c);
         }
     }
-    let slug: String = slug
-        .trim_end_matches('-')
-        .chars()
-        .take(MAX_NAME_LEN - 9)
-        .collect();
+    let slug: String = slug.trim_end_matches('-').chars().take(MAX_NAME_LEN - 9).collect();
     let slug = slug.trim_end_matches('-');
-    let hash = format!(
-        "{:08x}",
-        fnv1a(folder.as_os_str().as_encoded_bytes()) as u32
-    );
-    if slug.is_empty() {
-        format!("env-{hash}")
-    } else {
-        format!("{slug}-{hash}")
-    }
+    let hash = format!("{:08x}", fnv1a(folder.as_os_str().as_encoded_bytes()) as u32);
+    if slug.is_empty() { format!("env-{hash}") } else { format!("{slug}-{hash}") }
 }
 
 /// FNV-1a: tiny, dependency-free and stable across Rust versions (unlike `DefaultHasher`).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
-        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Finds `.jupyter-env` in `start` or the nearest parent that has one, as git finds `.git`.
@@ -255,29 +209,21 @@ pub fn discover(start: &Path) -> Result<Project> {
         match fs::read_to_string(&path) {
             Ok(text) => {
                 let manifest = Manifest::parse(&text, &path)?;
-                return Ok(Project {
-                    folder: folder.to_path_buf(),
-                    manifest,
-                });
+                return Ok(Project { folder: folder.to_path_buf(), manifest });
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
             Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
         }
     }
     Err(Hinted::new(
-        format!(
-            "no {FILE_NAME} found in {} or any parent folder",
-            start.display()
-        ),
+        format!("no {FILE_NAME} found in {} or any parent folder", start.display()),
         "run `jenv init` in your project folder to create one",
     )
     .into())
 }
 
 fn parent(path: &Path) -> String {
-    path.parent()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default()
+    path.parent().map(|p| p.display().to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -285,9 +231,7 @@ mod tests {
     use super::*;
 
     fn sample() -> String {
-        Manifest::for_folder(Path::new("/home/ana/analysis"), InitOptions::default())
-            .unwrap()
-            .to_toml()
+        Manifest::for_folder(Path::new("/home/ana/analysis"), InitOptions::default()).unwrap().to_toml()
     }
 
     #[test]
@@ -296,10 +240,7 @@ mod tests {
         let manifest = Manifest::parse(&text, Path::new("/x/.jupyter-env")).unwrap();
         assert_eq!(manifest.image, DEFAULT_IMAGE);
         assert_eq!(manifest.mount, DEFAULT_MOUNT);
-        assert_eq!(
-            manifest.ports,
-            BTreeMap::from([("jupyter".to_string(), 8888)])
-        );
+        assert_eq!(manifest.ports, BTreeMap::from([("jupyter".to_string(), 8888)]));
         assert!(manifest.name.starts_with("analysis-"), "{}", manifest.name);
         assert_eq!(manifest.repository, format!("jenv/{}", manifest.name));
     }
@@ -310,22 +251,12 @@ mod tests {
         let b = derive_name(Path::new("/home/bob/project"));
         assert_ne!(a, b);
         assert!(a.starts_with("project-") && b.starts_with("project-"));
-        assert_eq!(
-            a,
-            derive_name(Path::new("/home/ana/project")),
-            "stable for a folder"
-        );
+        assert_eq!(a, derive_name(Path::new("/home/ana/project")), "stable for a folder");
     }
 
     #[test]
     fn derived_names_are_always_valid() {
-        for folder in [
-            "/",
-            "/tmp/My Project!",
-            "/x/--__--",
-            "/x/Ünïcødé",
-            &format!("/x/{}", "a".repeat(200)),
-        ] {
+        for folder in ["/", "/tmp/My Project!", "/x/--__--", "/x/Ünïcødé", &format!("/x/{}", "a".repeat(200))] {
             let name = derive_name(Path::new(folder));
             validate_name(&name).unwrap_or_else(|e| panic!("{folder} gave {name}: {e}"));
         }
@@ -333,15 +264,7 @@ mod tests {
 
     #[test]
     fn rejects_invalid_names() {
-        for name in [
-            "",
-            "Upper",
-            "-dash",
-            "dash-",
-            "has space",
-            "sl/ash",
-            &"a".repeat(49),
-        ] {
+        for name in ["", "Upper", "-dash", "dash-", "has space", "sl/ash", &"a".repeat(49)] {
             assert!(validate_name(name).is_err(), "{name:?} should be rejected");
         }
         validate_name("ok-name_1.2").unwrap();
@@ -349,8 +272,7 @@ mod tests {
 
     #[test]
     fn syntax_error_names_file_and_line() {
-        let err =
-            Manifest::parse("name = \"a\"\nimage = \n", Path::new("/p/.jupyter-env")).unwrap_err();
+        let err = Manifest::parse("name = \"a\"\nimage = \n", Path::new("/p/.jupyter-env")).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("/p/.jupyter-env"), "{text}");
         assert!(text.contains("line 2"), "{text}");
@@ -362,10 +284,7 @@ mod tests {
         let err = Manifest::parse(&text, Path::new("/p/.jupyter-env")).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("colour"), "{text}");
-        assert!(
-            text.contains("`image`") && text.contains("`ports`"),
-            "{text}"
-        );
+        assert!(text.contains("`image`") && text.contains("`ports`"), "{text}");
     }
 
     #[test]

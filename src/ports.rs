@@ -10,10 +10,7 @@ use anyhow::Result;
 
 use crate::error::{Hinted, hinted};
 
-pub const DEFAULT_RANGE: PortRange = PortRange {
-    low: 8888,
-    high: 8999,
-};
+pub const DEFAULT_RANGE: PortRange = PortRange { low: 8888, high: 8999 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortRange {
@@ -31,18 +28,12 @@ impl PortRange {
     }
 
     pub fn parse(text: &str) -> Result<PortRange> {
-        let parsed = text.split_once('-').and_then(|(low, high)| {
-            Some(PortRange {
-                low: low.trim().parse().ok()?,
-                high: high.trim().parse().ok()?,
-            })
-        });
+        let parsed = text
+            .split_once('-')
+            .and_then(|(low, high)| Some(PortRange { low: low.trim().parse().ok()?, high: high.trim().parse().ok()? }));
         match parsed {
             Some(range) if range.low > 0 && range.low <= range.high => Ok(range),
-            _ => hinted!(
-                "set it like JENV_PORT_RANGE=8888-8999",
-                "JENV_PORT_RANGE=`{text}` is not a port range"
-            ),
+            _ => hinted!("set it like JENV_PORT_RANGE=8888-8999", "JENV_PORT_RANGE=`{text}` is not a port range"),
         }
     }
 }
@@ -62,16 +53,8 @@ pub fn allocate(
     let mut taken = taken.clone();
     let mut chosen = BTreeMap::new();
     for (name, &container_port) in wanted {
-        let candidates = previous
-            .get(name)
-            .copied()
-            .into_iter()
-            .chain([container_port])
-            .chain(range.low..=range.high);
-        let Some(port) = candidates
-            .into_iter()
-            .find(|p| !taken.contains(p) && is_bindable(*p))
-        else {
+        let candidates = previous.get(name).copied().into_iter().chain([container_port]).chain(range.low..=range.high);
+        let Some(port) = candidates.into_iter().find(|p| !taken.contains(p) && is_bindable(*p)) else {
             return Err(Hinted::new(
                 format!("no free host port for `{name}` in {}-{}", range.low, range.high),
                 "stop other notebooks with `jenv down`, or widen the range with JENV_PORT_RANGE=LOW-HIGH",
@@ -93,10 +76,7 @@ pub fn is_bindable(port: u16) -> bool {
 mod tests {
     use super::*;
 
-    const RANGE: PortRange = PortRange {
-        low: 9000,
-        high: 9005,
-    };
+    const RANGE: PortRange = PortRange { low: 9000, high: 9005 };
 
     fn wanted(pairs: &[(&str, u16)]) -> BTreeMap<String, u16> {
         pairs.iter().map(|(n, p)| (n.to_string(), *p)).collect()
@@ -108,76 +88,36 @@ mod tests {
 
     #[test]
     fn previous_port_wins_when_free() {
-        let got = allocate(
-            &wanted(&[("jupyter", 8888)]),
-            &wanted(&[("jupyter", 9003)]),
-            &none(),
-            RANGE,
-            |_| true,
-        )
-        .unwrap();
+        let got =
+            allocate(&wanted(&[("jupyter", 8888)]), &wanted(&[("jupyter", 9003)]), &none(), RANGE, |_| true).unwrap();
         assert_eq!(got, wanted(&[("jupyter", 9003)]));
     }
 
     #[test]
     fn container_port_next_then_the_range() {
-        let got = allocate(
-            &wanted(&[("jupyter", 8888)]),
-            &wanted(&[("jupyter", 9003)]),
-            &none(),
-            RANGE,
-            |p| p != 9003,
-        )
-        .unwrap();
+        let got = allocate(&wanted(&[("jupyter", 8888)]), &wanted(&[("jupyter", 9003)]), &none(), RANGE, |p| p != 9003)
+            .unwrap();
         assert_eq!(got, wanted(&[("jupyter", 8888)]));
-        let got = allocate(
-            &wanted(&[("jupyter", 8888)]),
-            &BTreeMap::new(),
-            &none(),
-            RANGE,
-            |p| p != 8888,
-        )
-        .unwrap();
+        let got = allocate(&wanted(&[("jupyter", 8888)]), &BTreeMap::new(), &none(), RANGE, |p| p != 8888).unwrap();
         assert_eq!(got, wanted(&[("jupyter", 9000)]));
     }
 
     #[test]
     fn leased_ports_are_skipped_even_if_bindable() {
         let taken = BTreeSet::from([8888, 9000, 9001]);
-        let got = allocate(
-            &wanted(&[("jupyter", 8888)]),
-            &BTreeMap::new(),
-            &taken,
-            RANGE,
-            |_| true,
-        )
-        .unwrap();
+        let got = allocate(&wanted(&[("jupyter", 8888)]), &BTreeMap::new(), &taken, RANGE, |_| true).unwrap();
         assert_eq!(got, wanted(&[("jupyter", 9002)]));
     }
 
     #[test]
     fn two_names_never_share_a_port() {
-        let got = allocate(
-            &wanted(&[("a", 9000), ("b", 9000)]),
-            &BTreeMap::new(),
-            &none(),
-            RANGE,
-            |_| true,
-        )
-        .unwrap();
+        let got = allocate(&wanted(&[("a", 9000), ("b", 9000)]), &BTreeMap::new(), &none(), RANGE, |_| true).unwrap();
         assert_eq!(got, wanted(&[("a", 9000), ("b", 9001)]));
     }
 
     #[test]
     fn exhausted_range_says_what_to_do() {
-        let err = allocate(
-            &wanted(&[("jupyter", 8888)]),
-            &BTreeMap::new(),
-            &none(),
-            RANGE,
-            |_| false,
-        )
-        .unwrap_err();
+        let err = allocate(&wanted(&[("jupyter", 8888)]), &BTreeMap::new(), &none(), RANGE, |_| false).unwrap_err();
         let hinted = err.downcast_ref::<Hinted>().unwrap();
         assert!(hinted.message.contains("9000-9005"), "{}", hinted.message);
         assert!(hinted.hint.contains("JENV_PORT_RANGE"));
@@ -185,13 +125,7 @@ mod tests {
 
     #[test]
     fn range_parsing() {
-        assert_eq!(
-            PortRange::parse("10000-10010").unwrap(),
-            PortRange {
-                low: 10000,
-                high: 10010
-            }
-        );
+        assert_eq!(PortRange::parse("10000-10010").unwrap(), PortRange { low: 10000, high: 10010 });
         for bad in ["", "10", "10-", "b-c", "20-10", "0-5", "1-70000"] {
             assert!(PortRange::parse(bad).is_err(), "{bad:?}");
         }

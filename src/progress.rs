@@ -42,11 +42,7 @@ impl Bytes {
         let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {eta}")
             .expect("static template")
             .progress_chars("=> ");
-        Bytes(Some(
-            ProgressBar::new(0)
-                .with_style(style)
-                .with_message(message.to_string()),
-        ))
+        Bytes(Some(ProgressBar::new(0).with_style(style).with_message(message.to_string())))
     }
 
     pub fn set(&self, done: u64, total: u64) {

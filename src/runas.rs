@@ -34,12 +34,7 @@ pub struct HostIds {
 
 pub fn host_ids() -> HostIds {
     // SAFETY: getuid and getgid cannot fail and touch no memory.
-    unsafe {
-        HostIds {
-            uid: libc::getuid(),
-            gid: libc::getgid(),
-        }
-    }
+    unsafe { HostIds { uid: libc::getuid(), gid: libc::getgid() } }
 }
 
 pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
@@ -48,20 +43,20 @@ pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
     let docker_stacks = image_env.iter().any(|e| e.starts_with("NB_UID="));
     let mut env = vec![RUNTIME_DIR.to_string()];
     let user = if docker_stacks {
-        env.extend([
-            format!("NB_UID={uid}"),
-            format!("NB_GID={gid}"),
-            "CHOWN_HOME=yes".to_string(),
-        ]);
+        env.extend([format!("NB_UID={uid}"), format!("NB_GID={gid}"), "CHOWN_HOME=yes".to_string()]);
         "root".to_string()
     } else {
         ids.clone()
     };
-    RunAs {
-        user,
-        exec_user: ids,
-        env,
-        allow_root: uid == 0,
+    RunAs { user, exec_user: ids, env, allow_root: uid == 0 }
+}
+
+/// Who installs packages when jenv rebuilds an image: the image's own user for docker-stacks
+/// images (they own their conda tree), else the user the notebook runs as.
+pub fn install_user(image: &bollard::models::ImageConfig, run_as: &RunAs) -> String {
+    match image.user.as_deref() {
+        Some(user) if run_as.user == "root" && !user.is_empty() => user.to_string(),
+        _ => run_as.exec_user.clone(),
     }
 }
 
@@ -70,14 +65,8 @@ pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
 pub fn write_allow_root_config(state: &StateDir) -> Result<PathBuf> {
     let folder = state.path("jupyter-allow-root");
     std::fs::create_dir_all(&folder)?;
-    write_atomic(
-        &folder.join("jupyter_notebook_config.json"),
-        br#"{"NotebookApp": {"allow_root": true}}"#,
-    )?;
-    write_atomic(
-        &folder.join("jupyter_server_config.json"),
-        br#"{"ServerApp": {"allow_root": true}}"#,
-    )?;
+    write_atomic(&folder.join("jupyter_notebook_config.json"), br#"{"NotebookApp": {"allow_root": true}}"#)?;
+    write_atomic(&folder.join("jupyter_server_config.json"), br#"{"ServerApp": {"allow_root": true}}"#)?;
     // Readable inside the container whatever user the image runs its start script as.
     for file in ["jupyter_notebook_config.json", "jupyter_server_config.json"] {
         set_mode(&folder.join(file), 0o644)?;
@@ -96,12 +85,7 @@ fn set_mode(path: &std::path::Path, mode: u32) -> Result<()> {
 mod tests {
     use super::*;
 
-    const STACKS_ENV: &[&str] = &[
-        "PATH=/opt/conda/bin",
-        "NB_USER=jovyan",
-        "NB_UID=1000",
-        "NB_GID=100",
-    ];
+    const STACKS_ENV: &[&str] = &["PATH=/opt/conda/bin", "NB_USER=jovyan", "NB_UID=1000", "NB_GID=100"];
 
     fn env(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
@@ -109,13 +93,7 @@ mod tests {
 
     #[test]
     fn plain_image_runs_as_the_host_user() {
-        let run_as = decide(
-            &env(&["PATH=/usr/bin"]),
-            HostIds {
-                uid: 1234,
-                gid: 1234,
-            },
-        );
+        let run_as = decide(&env(&["PATH=/usr/bin"]), HostIds { uid: 1234, gid: 1234 });
         assert_eq!(run_as.user, "1234:1234");
         assert_eq!(run_as.exec_user, "1234:1234");
         assert!(!run_as.allow_root);

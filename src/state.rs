@@ -28,14 +28,14 @@ impl StateDir {
     pub fn locate() -> Result<StateDir> {
         let root = match std::env::var_os("JENV_HOME") {
             Some(home) if !home.is_empty() => PathBuf::from(home),
-            _ => directories::ProjectDirs::from("", "", "jenv")
-                .map(|dirs| dirs.data_dir().to_path_buf())
-                .ok_or_else(|| {
+            _ => directories::ProjectDirs::from("", "", "jenv").map(|dirs| dirs.data_dir().to_path_buf()).ok_or_else(
+                || {
                     Hinted::new(
                         "cannot find a home folder for jenv's state",
                         "set JENV_HOME to a folder jenv may write",
                     )
-                })?,
+                },
+            )?,
         };
         Ok(StateDir { root })
     }
@@ -51,12 +51,8 @@ impl StateDir {
             .mode(0o600)
             .open(&path)
             .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-        file.lock()
-            .with_context(|| format!("cannot lock {}", path.display()))?;
-        Ok(StateLock {
-            _file: file,
-            dir: self.clone(),
-        })
+        file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+        Ok(StateLock { _file: file, dir: self.clone() })
     }
 
     /// Reads the state without the lock (writes are atomic renames, so a reader sees a whole file).
@@ -65,11 +61,7 @@ impl StateDir {
         match fs::read_to_string(&path) {
             Ok(text) => match serde_json::from_str::<State>(&text) {
                 Ok(state) if state.version == STATE_VERSION => Loaded::Ok(state),
-                Ok(state) => Loaded::Corrupt(format!(
-                    "{} has unknown version {}",
-                    path.display(),
-                    state.version
-                )),
+                Ok(state) => Loaded::Corrupt(format!("{} has unknown version {}", path.display(), state.version)),
                 Err(err) => Loaded::Corrupt(format!("{} is unreadable: {err}", path.display())),
             },
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Loaded::Ok(State::default()),
@@ -123,10 +115,7 @@ pub struct State {
 
 impl Default for State {
     fn default() -> State {
-        State {
-            version: STATE_VERSION,
-            environments: BTreeMap::new(),
-        }
+        State { version: STATE_VERSION, environments: BTreeMap::new() }
     }
 }
 
@@ -137,6 +126,10 @@ pub struct EnvRecord {
     /// Host port per port name: leased while `leased`, else the folder's preference for next time.
     pub ports: BTreeMap<String, u16>,
     pub leased: bool,
+    /// The image whose package listing the running notebook's changes are counted from: the
+    /// image it started from, or the snapshot last taken of it.
+    #[serde(default)]
+    pub baseline: Option<String>,
 }
 
 impl State {
@@ -154,18 +147,9 @@ impl State {
 /// a private temp file beside it, fsync, rename over, fsync the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("state path has no parent")?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
     let result = (|| -> std::io::Result<()> {
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
+        let mut file = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -184,9 +168,7 @@ mod tests {
 
     fn dir() -> (tempfile::TempDir, StateDir) {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = StateDir {
-            root: tmp.path().join("jenv"),
-        };
+        let dir = StateDir { root: tmp.path().join("jenv") };
         (tmp, dir)
     }
 
@@ -196,6 +178,7 @@ mod tests {
             token: "t".repeat(48),
             ports: BTreeMap::from([("jupyter".into(), port)]),
             leased,
+            baseline: None,
         }
     }
 
@@ -217,10 +200,7 @@ mod tests {
         assert_eq!(mode(&dir.root.join(STATE_FILE)), 0o600);
         assert_eq!(mode(&dir.root.join(LOCK_FILE)), 0o600);
         assert_eq!(mode(&dir.root), 0o700);
-        let leftovers: Vec<_> = fs::read_dir(&dir.root)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let leftovers: Vec<_> = fs::read_dir(&dir.root).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers.len(), 2, "no temp files left: {leftovers:?}");
     }
 
@@ -245,14 +225,8 @@ mod tests {
     fn lock_is_exclusive_across_handles() {
         let (_tmp, dir) = dir();
         let held = dir.lock().unwrap();
-        let other = File::options()
-            .write(true)
-            .open(dir.root.join(LOCK_FILE))
-            .unwrap();
-        assert!(matches!(
-            other.try_lock(),
-            Err(fs::TryLockError::WouldBlock)
-        ));
+        let other = File::options().write(true).open(dir.root.join(LOCK_FILE)).unwrap();
+        assert!(matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)));
         drop(held);
         other.try_lock().expect("free once the guard drops");
     }

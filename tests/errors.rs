@@ -24,50 +24,19 @@ fn init_refuses_to_overwrite_and_rejects_bad_names_writing_nothing() {
     let sandbox = Sandbox::new();
     let folder = sandbox.project("kept");
     let before = std::fs::read_to_string(folder.join(".jupyter-env")).unwrap();
-    let again = sandbox
-        .jenv(&folder, &["init", "--image", "other:1"])
-        .failure();
-    assert!(
-        again.stderr().contains("already exists") && again.stderr().contains("--force"),
-        "{}",
-        again.stderr()
-    );
-    assert_eq!(
-        std::fs::read_to_string(folder.join(".jupyter-env")).unwrap(),
-        before
-    );
+    let again = sandbox.jenv(&folder, &["init", "--image", "other:1"]).failure();
+    assert!(again.stderr().contains("already exists") && again.stderr().contains("--force"), "{}", again.stderr());
+    assert_eq!(std::fs::read_to_string(folder.join(".jupyter-env")).unwrap(), before);
 
     let fresh = sandbox.root().join("fresh");
     std::fs::create_dir(&fresh).unwrap();
-    let bad = sandbox
-        .jenv(&fresh, &["init", "--name", "Not A Name"])
-        .failure();
-    assert!(
-        bad.stderr()
-            .contains("`Not A Name` is not a valid environment name"),
-        "{}",
-        bad.stderr()
-    );
+    let bad = sandbox.jenv(&fresh, &["init", "--name", "Not A Name"]).failure();
+    assert!(bad.stderr().contains("`Not A Name` is not a valid environment name"), "{}", bad.stderr());
     assert!(!fresh.join(".jupyter-env").exists());
 
-    sandbox
-        .jenv(
-            &folder,
-            &[
-                "init",
-                "--force",
-                "--name",
-                "renamed",
-                "--port",
-                "spark=4040",
-            ],
-        )
-        .success();
+    sandbox.jenv(&folder, &["init", "--force", "--name", "renamed", "--port", "spark=4040"]).success();
     let text = std::fs::read_to_string(folder.join(".jupyter-env")).unwrap();
-    assert!(
-        text.contains("name = \"renamed\"") && text.contains("spark = 4040"),
-        "{text}"
-    );
+    assert!(text.contains("name = \"renamed\"") && text.contains("spark = 4040"), "{text}");
 }
 
 #[test]
@@ -78,16 +47,8 @@ fn a_broken_manifest_names_the_file_and_line() {
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, format!("{text}\n[wrong]\ncolour = 1\n")).unwrap();
     let out = sandbox.jenv(&folder, &["status"]).failure();
-    assert!(
-        out.stderr().contains(&path.display().to_string()),
-        "{}",
-        out.stderr()
-    );
-    assert!(
-        out.stderr().contains("unknown field `wrong`"),
-        "{}",
-        out.stderr()
-    );
+    assert!(out.stderr().contains(&path.display().to_string()), "{}", out.stderr());
+    assert!(out.stderr().contains("unknown field `wrong`"), "{}", out.stderr());
     assert!(out.stderr().contains("hint:"), "{}", out.stderr());
 }
 
@@ -95,16 +56,9 @@ fn a_broken_manifest_names_the_file_and_line() {
 fn an_unreachable_engine_is_named_with_how_to_start_docker() {
     let sandbox = Sandbox::new();
     let folder = sandbox.project("noengine");
-    let out = Run::from(
-        sandbox
-            .command(&folder, &["up"])
-            .env("DOCKER_HOST", "unix:///tmp/jenv-no-such.sock"),
-    );
+    let out = Run::from(sandbox.command(&folder, &["up"]).env("DOCKER_HOST", "unix:///tmp/jenv-no-such.sock"));
     let err = out.failure().stderr();
-    assert!(
-        err.contains("cannot reach the Docker engine at unix:///tmp/jenv-no-such.sock"),
-        "{err}"
-    );
+    assert!(err.contains("cannot reach the Docker engine at unix:///tmp/jenv-no-such.sock"), "{err}");
     assert!(err.contains("hint: start Docker"), "{err}");
 }
 
@@ -113,17 +67,9 @@ fn an_image_that_cannot_be_pulled_fails_cleanly() {
     let sandbox = Sandbox::new();
     let folder = sandbox.root().join("nopull");
     std::fs::create_dir(&folder).unwrap();
-    sandbox
-        .jenv(
-            &folder,
-            &["init", "--image", "127.0.0.1:1/jenv/missing:never"],
-        )
-        .success();
+    sandbox.jenv(&folder, &["init", "--image", "127.0.0.1:1/jenv/missing:never"]).success();
     let err = sandbox.jenv(&folder, &["up"]).failure().stderr();
-    assert!(
-        err.contains("cannot pull 127.0.0.1:1/jenv/missing:never"),
-        "{err}"
-    );
+    assert!(err.contains("cannot pull 127.0.0.1:1/jenv/missing:never"), "{err}");
     assert!(err.contains("hint:"), "{err}");
     assert!(sandbox.containers().is_empty(), "no half-created container");
 }
@@ -134,15 +80,10 @@ fn a_notebook_that_dies_shows_its_logs_and_leaves_nothing_behind() {
     let image = dying_image();
     let folder = sandbox.root().join("dies");
     std::fs::create_dir(&folder).unwrap();
-    sandbox
-        .jenv(&folder, &["init", "--image", &image])
-        .success();
+    sandbox.jenv(&folder, &["init", "--image", &image]).success();
     let err = sandbox.jenv(&folder, &["up"]).failure().stderr();
     assert!(err.contains("stopped before Jupyter answered"), "{err}");
-    assert!(
-        err.contains("boom: no notebook here"),
-        "the container's last log lines: {err}"
-    );
+    assert!(err.contains("boom: no notebook here"), "the container's last log lines: {err}");
     assert!(sandbox.containers().is_empty(), "no half-created container");
 }
 
@@ -152,29 +93,11 @@ fn a_notebook_that_never_answers_times_out_with_its_logs() {
     let folder = sandbox.root().join("silent");
     std::fs::create_dir(&folder).unwrap();
     // Jupyter listens on 8888, but the manifest publishes 9999 as the notebook port.
-    sandbox
-        .jenv(
-            &folder,
-            &[
-                "init",
-                "--image",
-                &common::test_image(),
-                "--port",
-                "jupyter=9999",
-            ],
-        )
-        .success();
-    let out = Run::from(
-        sandbox
-            .command(&folder, &["up"])
-            .env("JENV_READY_TIMEOUT", "3"),
-    );
+    sandbox.jenv(&folder, &["init", "--image", &common::test_image(), "--port", "jupyter=9999"]).success();
+    let out = Run::from(sandbox.command(&folder, &["up"]).env("JENV_READY_TIMEOUT", "3"));
     let err = out.failure().stderr();
     assert!(err.contains("did not answer"), "{err}");
-    assert!(
-        err.contains("NotebookApp"),
-        "the container's last log lines: {err}"
-    );
+    assert!(err.contains("NotebookApp"), "the container's last log lines: {err}");
     assert!(sandbox.containers().is_empty(), "no half-created container");
 }
 
@@ -184,10 +107,7 @@ fn commands_that_need_a_running_notebook_say_how_to_start_it() {
     let folder = sandbox.project("idle");
     for args in [&["url"][..], &["exec", "--", "true"], &["shell"]] {
         let err = sandbox.jenv(&folder, args).failure().stderr();
-        assert!(
-            err.contains("is not running") && err.contains("hint: start it with `jenv up`"),
-            "{args:?}: {err}"
-        );
+        assert!(err.contains("is not running") && err.contains("hint: start it with `jenv up`"), "{args:?}: {err}");
     }
 }
 
@@ -203,10 +123,8 @@ impl From<&mut Command> for Run {
 fn dying_image() -> String {
     let tag = "jenv-test/dies:1";
     let dir = tempfile::tempdir().unwrap();
-    let dockerfile = format!(
-        "FROM {}\nCMD [\"sh\", \"-c\", \"echo 'boom: no notebook here'; exit 3\"]\n",
-        common::test_image()
-    );
+    let dockerfile =
+        format!("FROM {}\nCMD [\"sh\", \"-c\", \"echo 'boom: no notebook here'; exit 3\"]\n", common::test_image());
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
     common::docker(&["build", "-q", "-t", tag, &dir.path().display().to_string()]);
     tag.to_string()

@@ -16,48 +16,25 @@ fn up_from_a_subfolder_serves_a_token_protected_notebook_on_loopback_only() {
 
     let up = sandbox.jenv(&deep, &["up"]).success();
     let url = NotebookUrl::parse(&up.stdout());
-    assert!(
-        url.token.len() >= 32 && url.token.chars().all(|c| c.is_ascii_hexdigit()),
-        "{url:?}"
-    );
+    assert!(url.token.len() >= 32 && url.token.chars().all(|c| c.is_ascii_hexdigit()), "{url:?}");
 
-    let (with_token, _) = http(
-        url.port,
-        "GET",
-        &format!("/api/contents?token={}", url.token),
-        None,
-    );
+    let (with_token, _) = http(url.port, "GET", &format!("/api/contents?token={}", url.token), None);
     assert_eq!(with_token, 200);
     let (without_token, _) = http(url.port, "GET", "/api/contents", None);
     assert_eq!(without_token, 403);
 
     let ids = sandbox.containers();
     assert_eq!(ids.len(), 1);
-    let bindings = docker(&[
-        "inspect",
-        "-f",
-        "{{json .HostConfig.PortBindings}}",
-        &ids[0],
-    ]);
+    let bindings = docker(&["inspect", "-f", "{{json .HostConfig.PortBindings}}", &ids[0]]);
     let bindings: serde_json::Value = serde_json::from_str(&bindings).unwrap();
     for (port, hosts) in bindings.as_object().unwrap() {
         for host in hosts.as_array().unwrap() {
-            assert_eq!(
-                host["HostIp"], "127.0.0.1",
-                "{port} is published beyond loopback: {bindings}"
-            );
+            assert_eq!(host["HostIp"], "127.0.0.1", "{port} is published beyond loopback: {bindings}");
         }
     }
     if let Some(address) = non_loopback_address() {
-        let reached = std::net::TcpStream::connect_timeout(
-            &(address, url.port).into(),
-            Duration::from_secs(2),
-        );
-        assert!(
-            reached.is_err(),
-            "the notebook answers on {address}:{}",
-            url.port
-        );
+        let reached = std::net::TcpStream::connect_timeout(&(address, url.port).into(), Duration::from_secs(2));
+        assert!(reached.is_err(), "the notebook answers on {address}:{}", url.port);
     }
 }
 
@@ -69,19 +46,12 @@ fn files_the_notebook_writes_belong_to_the_host_user() {
 
     // Written by the Jupyter server itself, through its contents API, as a notebook user would.
     let body = r#"{"type": "file", "format": "text", "content": "written by jupyter\n"}"#;
-    let (status, reply) = http(
-        url.port,
-        "PUT",
-        &format!("/api/contents/from-notebook.txt?token={}", url.token),
-        Some(body),
-    );
+    let (status, reply) =
+        http(url.port, "PUT", &format!("/api/contents/from-notebook.txt?token={}", url.token), Some(body));
     assert!(status == 200 || status == 201, "{status}: {reply}");
 
     let written = project.join("from-notebook.txt");
-    assert_eq!(
-        std::fs::read_to_string(&written).unwrap(),
-        "written by jupyter\n"
-    );
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), "written by jupyter\n");
     let meta = std::fs::metadata(&written).unwrap();
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -100,23 +70,13 @@ fn up_twice_is_idempotent_and_down_up_keeps_the_url() {
 
     let down = sandbox.jenv(&project, &["down"]).success();
     assert!(down.stderr().contains("stopped"), "{}", down.stderr());
-    assert!(
-        sandbox.containers().is_empty(),
-        "down removes the container"
-    );
-    let status = sandbox
-        .jenv(&project, &["status", "--json"])
-        .success()
-        .stdout();
+    assert!(sandbox.containers().is_empty(), "down removes the container");
+    let status = sandbox.jenv(&project, &["status", "--json"]).success().stdout();
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["state"], "absent");
 
     let after = sandbox.jenv(&project, &["up"]).success().stdout();
-    assert_eq!(
-        NotebookUrl::parse(&after),
-        NotebookUrl::parse(&first),
-        "same port and token after down/up"
-    );
+    assert_eq!(NotebookUrl::parse(&after), NotebookUrl::parse(&first), "same port and token after down/up");
     sandbox.jenv(&project, &["down"]).success();
     sandbox.jenv(&project, &["down"]).success();
 }
@@ -129,16 +89,11 @@ fn exec_runs_in_the_folder_as_the_notebook_user_and_passes_the_exit_code() {
 
     let pwd = sandbox.jenv(&project, &["exec", "--", "pwd"]).success();
     assert_eq!(pwd.stdout().trim(), "/home/jovyan/work");
-    let id = sandbox
-        .jenv(&project, &["exec", "--", "id", "-u"])
-        .success();
+    let id = sandbox.jenv(&project, &["exec", "--", "id", "-u"]).success();
     // SAFETY: getuid has no preconditions.
     assert_eq!(id.stdout().trim(), unsafe { libc::getuid() }.to_string());
 
-    let failing = sandbox.jenv(
-        &project,
-        &["exec", "--", "sh", "-c", "echo to-stderr >&2; exit 7"],
-    );
+    let failing = sandbox.jenv(&project, &["exec", "--", "sh", "-c", "echo to-stderr >&2; exit 7"]);
     assert_eq!(failing.code(), Some(7));
     assert_eq!(failing.stderr(), "to-stderr\n");
 }
@@ -148,26 +103,17 @@ fn status_reports_the_running_environment() {
     let sandbox = Sandbox::new();
     let project = sandbox.project("status");
     let url = sandbox.jenv(&project, &["up"]).success().stdout();
-    let status = sandbox
-        .jenv(&project, &["status", "--json"])
-        .success()
-        .stdout();
+    let status = sandbox.jenv(&project, &["status", "--json"]).success().stdout();
     let status: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(status["state"], "running");
     assert_eq!(status["folder"], project.display().to_string());
     assert_eq!(status["url"], url.trim());
     assert_eq!(status["image"], common::test_image());
     assert_eq!(status["ports"]["jupyter"]["container"], 8888);
-    assert_eq!(
-        status["ports"]["jupyter"]["host"],
-        NotebookUrl::parse(&url).port
-    );
+    assert_eq!(status["ports"]["jupyter"]["host"], NotebookUrl::parse(&url).port);
 
     let human = sandbox.jenv(&project, &["status"]).success().stdout();
-    assert!(
-        human.contains("running") && human.contains(url.trim()),
-        "{human}"
-    );
+    assert!(human.contains("running") && human.contains(url.trim()), "{human}");
 }
 
 #[test]
@@ -181,22 +127,12 @@ fn a_corrupt_state_file_is_rebuilt_from_the_engine() {
     assert_eq!(sandbox.jenv(&project, &["url"]).success().stdout(), url);
     let other = sandbox.project("other");
     let up = sandbox.jenv(&other, &["up"]).success();
-    assert!(
-        up.stderr().contains("rebuilding it from the containers"),
-        "{}",
-        up.stderr()
-    );
-    assert_ne!(
-        NotebookUrl::parse(&up.stdout()).port,
-        NotebookUrl::parse(&url).port
-    );
+    assert!(up.stderr().contains("rebuilding it from the containers"), "{}", up.stderr());
+    assert_ne!(NotebookUrl::parse(&up.stdout()).port, NotebookUrl::parse(&url).port);
 }
 
 fn non_loopback_address() -> Option<std::net::IpAddr> {
-    let out = std::process::Command::new("hostname")
-        .arg("-I")
-        .output()
-        .ok()?;
+    let out = std::process::Command::new("hostname").arg("-I").output().ok()?;
     String::from_utf8(out.stdout)
         .ok()?
         .split_whitespace()
@@ -211,16 +147,10 @@ fn attach_streams_logs_and_ctrl_c_stops_the_notebook() {
 
     let sandbox = Sandbox::new();
     let project = sandbox.project("attached");
-    let mut child = sandbox
-        .command(&project, &["up", "--attach"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        sandbox.command(&project, &["up", "--attach"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let url = NotebookUrl::parse(&first);
     // Jupyter logs to stderr, and the attached stream passes that on as stderr.
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
@@ -233,11 +163,9 @@ fn attach_streams_logs_and_ctrl_c_stops_the_notebook() {
     });
     // A request the notebook logs, so the stream has something to show.
     http(url.port, "GET", "/api/contents", None);
-    common::eventually(
-        "the 403 to show in the attached log",
-        Duration::from_secs(20),
-        || log.lock().unwrap().contains("403 GET /api/contents"),
-    );
+    common::eventually("the 403 to show in the attached log", Duration::from_secs(20), || {
+        log.lock().unwrap().contains("403 GET /api/contents")
+    });
 
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -245,10 +173,7 @@ fn attach_streams_logs_and_ctrl_c_stops_the_notebook() {
     reader.join().unwrap();
     assert!(status.success(), "{}", log.lock().unwrap());
     assert!(log.lock().unwrap().contains("stopping the notebook"));
-    assert!(
-        sandbox.containers().is_empty(),
-        "Ctrl-C stops and removes the notebook"
-    );
+    assert!(sandbox.containers().is_empty(), "Ctrl-C stops and removes the notebook");
 }
 
 #[test]
@@ -261,20 +186,11 @@ fn leases_of_containers_removed_behind_jenvs_back_are_reclaimed() {
     let second = sandbox.project("second");
     sandbox.jenv(&second, &["up"]).success();
     let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(sandbox.home.join("state.json")).unwrap())
-            .unwrap();
-    let first_name = state["environments"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .find(|k| k.starts_with("first-"))
-        .unwrap()
-        .clone();
+        serde_json::from_str(&std::fs::read_to_string(sandbox.home.join("state.json")).unwrap()).unwrap();
+    let first_name =
+        state["environments"].as_object().unwrap().keys().find(|k| k.starts_with("first-")).unwrap().clone();
     assert_eq!(state["environments"][&first_name]["leased"], false);
-    assert_eq!(
-        state["environments"][&first_name]["ports"]["jupyter"], url.port,
-        "kept as the folder's preference"
-    );
+    assert_eq!(state["environments"][&first_name]["ports"]["jupyter"], url.port, "kept as the folder's preference");
 }
 
 /// The host user may be anyone: run jenv itself as other uids (possible when the tests run as root,
@@ -290,8 +206,7 @@ fn files_belong_to_non_root_host_users_too() {
     for uid in [1000u32, 1234] {
         let sandbox = Sandbox::new();
         let root = sandbox.root();
-        std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let project = root.join(format!("user{uid}"));
         std::fs::create_dir(&project).unwrap();
         std::os::unix::fs::chown(&project, Some(uid), Some(uid)).unwrap();
@@ -299,11 +214,7 @@ fn files_belong_to_non_root_host_users_too() {
         std::os::unix::fs::chown(&sandbox.home, Some(uid), Some(uid)).unwrap();
 
         let as_user = |args: &[&str]| {
-            let ids = [
-                format!("--reuid={uid}"),
-                format!("--regid={uid}"),
-                format!("--groups={socket_gid}"),
-            ];
+            let ids = [format!("--reuid={uid}"), format!("--regid={uid}"), format!("--groups={socket_gid}")];
             let mut command = std::process::Command::new("setpriv");
             command
                 .args(ids)
@@ -316,16 +227,8 @@ fn files_belong_to_non_root_host_users_too() {
         as_user(&["init", "--image", &common::test_image()]).success();
         let url = NotebookUrl::parse(&as_user(&["up"]).success().stdout());
         let body = r#"{"type": "file", "format": "text", "content": "hi\n"}"#;
-        let (status, reply) = http(
-            url.port,
-            "PUT",
-            &format!("/api/contents/mine.txt?token={}", url.token),
-            Some(body),
-        );
-        assert!(
-            status == 200 || status == 201,
-            "uid {uid}: {status} {reply}"
-        );
+        let (status, reply) = http(url.port, "PUT", &format!("/api/contents/mine.txt?token={}", url.token), Some(body));
+        assert!(status == 200 || status == 201, "uid {uid}: {status} {reply}");
         let meta = std::fs::metadata(project.join("mine.txt")).unwrap();
         assert_eq!((meta.uid(), meta.gid()), (uid, uid));
         as_user(&["down"]).success();

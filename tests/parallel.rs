@@ -15,24 +15,12 @@ fn six_folders_up_in_parallel_get_distinct_ports_while_8888_is_held() {
     let sandbox = Sandbox::new();
     // Another program on the jupyter port; if something already holds it, it is held all the same.
     let _holder = TcpListener::bind(("127.0.0.1", 8888));
-    assert!(
-        TcpListener::bind(("127.0.0.1", 8888)).is_err(),
-        "8888 must be held for this test"
-    );
+    assert!(TcpListener::bind(("127.0.0.1", 8888)).is_err(), "8888 must be held for this test");
 
-    let folders: Vec<_> = (0..FOLDERS)
-        .map(|i| sandbox.project(&format!("p{i}")))
-        .collect();
+    let folders: Vec<_> = (0..FOLDERS).map(|i| sandbox.project(&format!("p{i}"))).collect();
     let children: Vec<_> = folders
         .iter()
-        .map(|folder| {
-            sandbox
-                .command(folder, &["up"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+        .map(|folder| sandbox.command(folder, &["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
         .collect();
     let urls: Vec<NotebookUrl> = children
         .into_iter()
@@ -44,24 +32,13 @@ fn six_folders_up_in_parallel_get_distinct_ports_while_8888_is_held() {
 
     let ports: BTreeSet<u16> = urls.iter().map(|u| u.port).collect();
     assert_eq!(ports.len(), FOLDERS, "ports clash: {urls:?}");
-    assert!(
-        !ports.contains(&8888),
-        "8888 is held by another program: {urls:?}"
-    );
+    assert!(!ports.contains(&8888), "8888 is held by another program: {urls:?}");
     for url in &urls {
-        let (status, _) = http(
-            url.port,
-            "GET",
-            &format!("/api/contents?token={}", url.token),
-            None,
-        );
+        let (status, _) = http(url.port, "GET", &format!("/api/contents?token={}", url.token), None);
         assert_eq!(status, 200, "{url:?}");
     }
 
-    let listed = sandbox
-        .jenv(&sandbox.root(), &["status", "--all", "--json"])
-        .success()
-        .stdout();
+    let listed = sandbox.jenv(&sandbox.root(), &["status", "--all", "--json"]).success().stdout();
     let listed: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
     for (folder, url) in folders.iter().zip(&urls) {
         let entry = listed
@@ -70,15 +47,9 @@ fn six_folders_up_in_parallel_get_distinct_ports_while_8888_is_held() {
             .unwrap_or_else(|| panic!("{} missing from status --all", folder.display()));
         assert_eq!(entry["state"], "running");
         assert_eq!(entry["ports"]["jupyter"]["host"], url.port);
-        assert_eq!(
-            entry["url"],
-            format!("http://127.0.0.1:{}/?token={}", url.port, url.token)
-        );
+        assert_eq!(entry["url"], format!("http://127.0.0.1:{}/?token={}", url.port, url.token));
     }
-    let table = sandbox
-        .jenv(&sandbox.root(), &["status", "--all"])
-        .success()
-        .stdout();
+    let table = sandbox.jenv(&sandbox.root(), &["status", "--all"]).success().stdout();
     for folder in &folders {
         assert!(table.contains(&folder.display().to_string()), "{table}");
     }

@@ -10,15 +10,7 @@ use crate::error::hinted;
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
     let container = ctx.running_container().await?;
-    let outcome = ctx
-        .engine
-        .exec(
-            &container.id,
-            &container.user,
-            &container.mount,
-            &args.command,
-        )
-        .await?;
+    let outcome = ctx.engine.exec(&container.id, &container.user, &container.mount, &args.command).await?;
     Ok(exit_code(outcome.exit_code))
 }
 
@@ -29,18 +21,7 @@ pub async fn shell() -> Result<ExitCode> {
     let container = ctx.running_container().await?;
     let shell = "if command -v bash >/dev/null; then exec bash; else exec sh; fi";
     let status = std::process::Command::new("docker")
-        .args([
-            "exec",
-            "-it",
-            "-u",
-            &container.user,
-            "-w",
-            &container.mount,
-            &container.id,
-            "sh",
-            "-c",
-            shell,
-        ])
+        .args(["exec", "-it", "-u", &container.user, "-w", &container.mount, &container.id, "sh", "-c", shell])
         .status();
     match status {
         Ok(status) => Ok(exit_code(status.code().unwrap_or(1).into())),

@@ -10,15 +10,9 @@ use crate::error::hinted;
 pub async fn run(args: LogsArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
     if ctx.container().await?.is_none() {
-        hinted!(
-            "start it with `jenv up`",
-            "{} has no notebook container",
-            ctx.project.folder.display()
-        );
+        hinted!("start it with `jenv up`", "{} has no notebook container", ctx.project.folder.display());
     }
-    let mut logs = ctx
-        .engine
-        .logs(&ctx.project.container_name(), args.follow, args.tail);
+    let mut logs = ctx.engine.logs(&ctx.project.container_name(), args.follow, args.tail);
     loop {
         tokio::select! {
             chunk = logs.next() => match chunk {

@@ -2,8 +2,10 @@
 
 pub mod down;
 pub mod exec;
+pub mod history;
 pub mod init;
 pub mod logs;
+pub mod snapshot;
 pub mod status;
 pub mod up;
 pub mod url;

@@ -21,6 +21,9 @@ pub struct Entry {
     pub image: String,
     pub ports: BTreeMap<String, PortEntry>,
     pub url: Option<String>,
+    /// Package changes since the notebook started from its image (this folder's status only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,17 +43,10 @@ impl Entry {
             ports: container
                 .ports
                 .iter()
-                .map(|(n, (c, h))| {
-                    (
-                        n.clone(),
-                        PortEntry {
-                            container: *c,
-                            host: *h,
-                        },
-                    )
-                })
+                .map(|(n, (c, h))| (n.clone(), PortEntry { container: *c, host: *h }))
                 .collect(),
             url,
+            changes: None,
         }
     }
 
@@ -66,36 +62,18 @@ impl Entry {
             container: project.container_name(),
             state: "absent".into(),
             image: manifest.image.clone(),
-            ports: manifest
-                .ports
-                .iter()
-                .map(|(n, c)| {
-                    (
-                        n.clone(),
-                        PortEntry {
-                            container: *c,
-                            host: 0,
-                        },
-                    )
-                })
-                .collect(),
+            ports: manifest.ports.iter().map(|(n, c)| (n.clone(), PortEntry { container: *c, host: 0 })).collect(),
             url: None,
+            changes: None,
         }
     }
 }
 
 pub async fn run(args: StatusArgs) -> Result<ExitCode> {
-    let entries = if args.all {
-        all().await?
-    } else {
-        vec![this_folder().await?]
-    };
+    let entries = if args.all { all().await? } else { vec![this_folder().await?] };
     if args.json {
-        let json = if args.all {
-            serde_json::to_string_pretty(&entries)?
-        } else {
-            serde_json::to_string_pretty(&entries[0])?
-        };
+        let json =
+            if args.all { serde_json::to_string_pretty(&entries)? } else { serde_json::to_string_pretty(&entries[0])? };
         println!("{json}");
     } else if args.all {
         print_table(&entries);
@@ -109,7 +87,12 @@ async fn this_folder() -> Result<Entry> {
     let ctx = Context::load().await?;
     let tokens = known_tokens(&ctx.state);
     Ok(match ctx.container().await? {
-        Some(container) => entry(&tokens, &ctx.engine, container).await?,
+        Some(container) => {
+            let changes = ctx.pending_changes(&container).await?.len();
+            let mut entry = entry(&tokens, &ctx.engine, container).await?;
+            entry.changes = Some(changes);
+            entry
+        }
         None => Entry::absent(&ctx.project),
     })
 }
@@ -126,16 +109,8 @@ async fn all() -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-async fn entry(
-    tokens: &BTreeMap<String, String>,
-    engine: &Engine,
-    container: EnvContainer,
-) -> Result<Entry> {
-    let url = if container.is_running() {
-        Some(url_of(tokens, engine, &container).await?)
-    } else {
-        None
-    };
+async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: EnvContainer) -> Result<Entry> {
+    let url = if container.is_running() { Some(url_of(tokens, engine, &container).await?) } else { None };
     Ok(Entry::from_container(&container, url))
 }
 
@@ -150,6 +125,12 @@ fn print_detail(entry: &Entry) {
             host => println!("  port:      {name} {} -> 127.0.0.1:{host}", port.container),
         }
     }
+    if let Some(changes) = entry.changes {
+        println!(
+            "  changes:   {changes} package change{} not in a snapshot (`jenv diff`)",
+            if changes == 1 { "" } else { "s" }
+        );
+    }
     match &entry.url {
         Some(url) => println!("  url:       {url}"),
         None => println!("  (start it with `jenv up`)"),
@@ -161,20 +142,9 @@ fn print_table(entries: &[Entry]) {
         println!("no jenv environments on this engine");
         return;
     }
-    let width = entries
-        .iter()
-        .map(|e| e.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+    let width = entries.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
     println!("{:width$}  {:8}  {:40}  FOLDER", "NAME", "STATE", "URL");
     for e in entries {
-        println!(
-            "{:width$}  {:8}  {:40}  {}",
-            e.name,
-            e.state,
-            e.url.as_deref().unwrap_or("-"),
-            e.folder
-        );
+        println!("{:width$}  {:8}  {:40}  {}", e.name, e.state, e.url.as_deref().unwrap_or("-"), e.folder);
     }
 }

@@ -4,31 +4,28 @@ use anyhow::Result;
 use futures_util::StreamExt;
 
 use crate::cli::UpArgs;
+use crate::cmd::down::{self, Leave};
 use crate::environment::Context;
 
 pub async fn run(args: UpArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
     let running = ctx.up().await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&crate::cmd::status::Entry::from_running(&running))?
-        );
+        println!("{}", serde_json::to_string_pretty(&crate::cmd::status::Entry::from_running(&running))?);
     } else {
         println!("{}", running.url);
     }
     if args.attach {
-        attach(&ctx).await?;
+        return attach(&ctx).await;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Streams the notebook's logs like `docker run -it`; Ctrl-C stops the notebook.
-async fn attach(ctx: &Context) -> Result<()> {
+/// Streams the notebook's logs like `docker run -it`; Ctrl-C stops the notebook, following the
+/// same rule as `jenv down` for changes that no snapshot holds.
+async fn attach(ctx: &Context) -> Result<ExitCode> {
     eprintln!("streaming logs; press Ctrl-C to stop the notebook");
-    let mut logs = ctx
-        .engine
-        .logs(&ctx.project.container_name(), true, Some(0));
+    let mut logs = ctx.engine.logs(&ctx.project.container_name(), true, Some(0));
     let stopped_by_user = loop {
         tokio::select! {
             chunk = logs.next() => match chunk {
@@ -40,9 +37,10 @@ async fn attach(ctx: &Context) -> Result<()> {
     };
     if stopped_by_user {
         eprintln!("stopping the notebook");
+        down::stop_safely(ctx, Leave::AskIfChanged).await
     } else {
-        eprintln!("the notebook stopped; cleaning up");
+        // Its filesystem may hold installs no snapshot has: keep the container.
+        eprintln!("the notebook stopped by itself; `jenv up` starts it again, `jenv down` removes it");
+        Ok(ExitCode::FAILURE)
     }
-    ctx.down().await?;
-    Ok(())
 }

@@ -15,15 +15,8 @@ pub async fn url() -> Result<ExitCode> {
 pub async fn open() -> Result<ExitCode> {
     let ctx = Context::load().await?;
     let running = ctx.running(ctx.running_container().await?).await?;
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    match std::process::Command::new(opener)
-        .arg(&running.url)
-        .status()
-    {
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    match std::process::Command::new(opener).arg(&running.url).status() {
         Ok(status) if status.success() => eprintln!("opened {}", running.url),
         _ => {
             eprintln!("could not start `{opener}`; open this URL yourself:");

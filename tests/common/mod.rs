@@ -23,14 +23,8 @@ pub struct Sandbox {
 impl Sandbox {
     pub fn new() -> Sandbox {
         let image = test_image();
-        let present = Command::new("docker")
-            .args(["image", "inspect", &image])
-            .output()
-            .unwrap();
-        assert!(
-            present.status.success(),
-            "test image {image} is missing: run scripts/build-test-image.sh"
-        );
+        let present = Command::new("docker").args(["image", "inspect", &image]).output().unwrap();
+        assert!(present.status.success(), "test image {image} is missing: run scripts/build-test-image.sh");
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().canonicalize().unwrap().join("jenv-home");
         Sandbox { dir, home }
@@ -44,18 +38,13 @@ impl Sandbox {
     pub fn project(&self, name: &str) -> PathBuf {
         let folder = self.root().join(name);
         std::fs::create_dir_all(&folder).unwrap();
-        self.jenv(&folder, &["init", "--image", &test_image()])
-            .success();
+        self.jenv(&folder, &["init", "--image", &test_image()]).success();
         folder
     }
 
     pub fn command(&self, dir: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_jenv"));
-        command
-            .args(args)
-            .current_dir(dir)
-            .env("JENV_HOME", &self.home)
-            .env_remove("JENV_PORT_RANGE");
+        command.args(args).current_dir(dir).env("JENV_HOME", &self.home).env_remove("JENV_PORT_RANGE");
         command
     }
 
@@ -66,15 +55,8 @@ impl Sandbox {
     /// IDs of the containers this sandbox's jenv created.
     pub fn containers(&self) -> Vec<String> {
         let filter = format!("label=jenv.home={}", self.home.display());
-        let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &filter])
-            .output()
-            .unwrap();
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
+        let out = Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap().split_whitespace().map(str::to_string).collect()
     }
 }
 
@@ -82,10 +64,7 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         let ids = self.containers();
         if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .args(["rm", "-f", "-v"])
-                .args(&ids)
-                .output();
+            let _ = Command::new("docker").args(["rm", "-f", "-v"]).args(&ids).output();
         }
     }
 }
@@ -126,12 +105,7 @@ impl Run {
             self.stdout(),
             self.stderr()
         );
-        assert_ne!(
-            self.code(),
-            Some(101),
-            "a panic is never an answer:\n{}",
-            self.stderr()
-        );
+        assert_ne!(self.code(), Some(101), "a panic is never an answer:\n{}", self.stderr());
         self
     }
 }
@@ -147,25 +121,16 @@ impl NotebookUrl {
     #[track_caller]
     pub fn parse(text: &str) -> NotebookUrl {
         let line = text.trim();
-        let rest = line
-            .strip_prefix("http://127.0.0.1:")
-            .unwrap_or_else(|| panic!("not a loopback URL: {line:?}"));
-        let (port, token) = rest
-            .split_once("/?token=")
-            .unwrap_or_else(|| panic!("no token in {line:?}"));
-        NotebookUrl {
-            port: port.parse().unwrap(),
-            token: token.to_string(),
-        }
+        let rest = line.strip_prefix("http://127.0.0.1:").unwrap_or_else(|| panic!("not a loopback URL: {line:?}"));
+        let (port, token) = rest.split_once("/?token=").unwrap_or_else(|| panic!("no token in {line:?}"));
+        NotebookUrl { port: port.parse().unwrap(), token: token.to_string() }
     }
 }
 
 /// A minimal HTTP/1.0 exchange, so tests need no HTTP client crate.
 pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let body = body.unwrap_or("");
     let request = format!(
         "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -174,15 +139,8 @@ pub fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> (u16, St
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
 }
 
@@ -197,10 +155,6 @@ pub fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
 
 pub fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }

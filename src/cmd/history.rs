@@ -1,0 +1,56 @@
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{JsonArgs, PruneArgs, RollbackArgs};
+use crate::clock;
+use crate::cmd::snapshot::human_bytes;
+use crate::environment::Context;
+
+pub async fn history(args: JsonArgs) -> Result<ExitCode> {
+    let ctx = Context::load().await?;
+    let entries = ctx.history().await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if entries.is_empty() {
+        eprintln!("no snapshots yet; `jenv snapshot` takes one");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("  {:24} {:23} {:>9}  MESSAGE", "TAG", "CREATED", "ADDED");
+    for e in entries {
+        let size = e.size_added.map_or_else(|| "-".to_string(), human_bytes);
+        let marker = if e.current { "*" } else { " " };
+        println!("{marker} {:24} {:23} {size:>9}  {}", e.tag, clock::display(e.created), e.message);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn rollback(args: RollbackArgs) -> Result<ExitCode> {
+    let ctx = Context::load().await?;
+    let target = ctx.rollback(args.tag.as_deref()).await?;
+    println!("{}:{}", ctx.project.manifest.repository, target.tag);
+    let running = ctx.container().await?.is_some_and(|c| c.is_running());
+    eprintln!(
+        "the next `jenv up` starts from {}{}",
+        target.tag,
+        if running { "; the running notebook is unchanged until `jenv down` and `jenv up`" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn prune(args: PruneArgs) -> Result<ExitCode> {
+    let ctx = Context::load().await?;
+    let pruned = ctx.prune(args.keep).await?;
+    for tag in &pruned.removed {
+        println!("removed {tag}");
+    }
+    for tag in &pruned.in_use {
+        eprintln!("kept {tag}: in use");
+    }
+    if pruned.removed.is_empty() {
+        eprintln!("nothing to prune (keeping the newest {})", args.keep);
+    }
+    Ok(ExitCode::SUCCESS)
+}

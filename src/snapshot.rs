@@ -1,0 +1,246 @@
+//! Snapshots: committing the running notebook into the folder's own image, without caches,
+//! runtime files or the mounted folder, and flattening long layer chains before overlayfs's limit.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use bollard::models::{ImageConfig, ImageInspect};
+
+use crate::baseline::Listings;
+
+use crate::clock;
+use crate::engine::{ContainerSpec, label};
+use crate::environment::Context;
+use crate::packages::{self, Change, Manager};
+use crate::record::{self, Record, Records};
+
+/// overlay2 refuses images past 128 layers; flatten well before that.
+const DEFAULT_FLATTEN_LAYERS: usize = 100;
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pub tag: String,
+    pub image: String,
+    pub size_added: i64,
+    pub paused: Duration,
+    pub total: Duration,
+    pub layers: usize,
+    pub flattened: bool,
+    pub changes: Vec<Change>,
+}
+
+/// The layer count at which a snapshot is flattened: `JENV_FLATTEN_LAYERS`, else the default.
+pub fn flatten_threshold() -> usize {
+    std::env::var("JENV_FLATTEN_LAYERS").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_FLATTEN_LAYERS)
+}
+
+impl Context {
+    /// Commits the running notebook as a new tag of the folder's repository and moves `latest`
+    /// to it, so the next `jenv up` starts from it.
+    pub async fn snapshot(&self, message: &str, force_flatten: bool) -> Result<Snapshot> {
+        let started = Instant::now();
+        let container = self.running_container().await?;
+        let (baseline, before) = self.baseline_packages(&container).await?;
+        let listing = self.list_packages(&container, true).await?;
+        let now = self.parse(&listing);
+        let changes = packages::compare(&before, &now);
+
+        let parent = self.engine.inspect_image(&container.image_id).await?.context("the notebook's image is gone")?;
+        let mut record = self.record_of(&baseline).await?;
+        record.apply(&changes, |name, version| {
+            let url = now.get(&(Manager::Pip, name.to_string())).and_then(|f| f.direct_url.clone());
+            url.map_or_else(|| format!("{name}=={version}"), |url| format!("{name} @ {url}"))
+        });
+
+        let repository = &self.project.manifest.repository;
+        let created = clock::now_secs();
+        let tag = self.free_tag(created).await?;
+        let config = self.snapshot_config(parent.config.clone().unwrap_or_default(), &tag, created, message);
+        let commit_started = Instant::now();
+        let image = self.engine.commit(&container.id, repository, &tag, config.clone()).await?;
+        let paused = commit_started.elapsed();
+
+        let committed = self.engine.inspect_image(&image).await?.context("the snapshot image vanished")?;
+        let size_added = committed.size.unwrap_or(0) - self.image_size(&baseline).await?;
+        let mut layers = layer_count(&committed);
+        let flattened = force_flatten || layers >= flatten_threshold();
+        let image = if flattened { self.flatten(&image, &tag, &config).await? } else { image };
+        if flattened {
+            layers = 1;
+        }
+        self.engine.tag(&image, repository, "latest").await?;
+
+        record.snapshot = tag.clone();
+        record.created = created;
+        record.message = message.to_string();
+        record.size_added = size_added;
+        Records::new(&self.state, self.env_name()).save(&record)?;
+        record::write_lock(&self.project.folder, &record)?;
+        Listings::new(&self.state).save(&image, &listing)?;
+        self.update_record(|r| r.baseline = Some(image.clone()))?;
+        Ok(Snapshot { tag, image, size_added, paused, total: started.elapsed(), layers, flattened, changes })
+    }
+
+    async fn image_size(&self, image: &str) -> Result<i64> {
+        Ok(self.engine.inspect_image(image).await?.and_then(|i| i.size).unwrap_or(0))
+    }
+
+    /// The record of the baseline image: its snapshot's record, or an empty record on the base.
+    async fn record_of(&self, image: &str) -> Result<Record> {
+        let labels =
+            self.engine.inspect_image(image).await?.and_then(|i| i.config).and_then(|c| c.labels).unwrap_or_default();
+        let fresh = Record { base_image: self.project.manifest.image.clone(), ..Default::default() };
+        let Some(tag) = labels.get(label::SNAPSHOT_TAG) else { return Ok(fresh) };
+        if let Some(record) = Records::new(&self.state, self.env_name()).load(tag)? {
+            return Ok(record);
+        }
+        match record::read_lock(&self.project.folder)? {
+            Some(record) if &record.snapshot == tag => Ok(record),
+            _ => {
+                eprintln!("warning: no record of snapshot {tag}; the new record lists only changes made since it");
+                Ok(fresh)
+            }
+        }
+    }
+
+    /// A tag for a snapshot taken at `created`, unique even for several snapshots in one second.
+    async fn free_tag(&self, created: u64) -> Result<String> {
+        let base = clock::tag(created);
+        let repository = &self.project.manifest.repository;
+        for n in 0.. {
+            let tag = if n == 0 { base.clone() } else { format!("{base}-{n}") };
+            if self.engine.inspect_image(&format!("{repository}:{tag}")).await?.is_none() {
+                return Ok(tag);
+            }
+        }
+        unreachable!("an unbounded range always yields")
+    }
+
+    pub(crate) fn snapshot_config(
+        &self,
+        mut config: ImageConfig,
+        tag: &str,
+        created: u64,
+        message: &str,
+    ) -> ImageConfig {
+        let labels = config.labels.get_or_insert_with(HashMap::new);
+        labels.insert(label::MANAGED.into(), "true".into());
+        labels.insert(label::NAME.into(), self.env_name().into());
+        labels.insert(label::FOLDER.into(), self.project.folder.display().to_string());
+        labels.insert(label::SNAPSHOT_TAG.into(), tag.into());
+        labels.insert(label::SNAPSHOT_CREATED.into(), created.to_string());
+        labels.insert(label::SNAPSHOT_MESSAGE.into(), message.into());
+        config
+    }
+
+    /// Squashes `image` into a single layer under the same tag, keeping its config, and returns
+    /// the new image ID. The unflattened image is removed.
+    pub async fn flatten(&self, image: &str, tag: &str, config: &ImageConfig) -> Result<String> {
+        let helper = self.helper_spec(image, "flatten");
+        self.engine.create(&helper).await?;
+        let repository = &self.project.manifest.repository;
+        let imported = self.engine.import_filesystem(&helper.name, repository, tag, dockerfile_changes(config)).await;
+        self.engine.remove(&helper.name).await?;
+        imported?;
+        let reference = format!("{repository}:{tag}");
+        let flat =
+            self.engine.inspect_image(&reference).await?.and_then(|i| i.id).context("the flattened image vanished")?;
+        if flat != image {
+            self.engine.remove_image(image).await?;
+        }
+        Ok(flat)
+    }
+
+    /// A short-lived container that is never listed as an environment.
+    pub fn helper_spec(&self, image: &str, purpose: &str) -> ContainerSpec {
+        let labels = HashMap::from([
+            (label::MANAGED.to_string(), label::HELPER.to_string()),
+            (label::HOME.to_string(), self.state.root.display().to_string()),
+        ]);
+        ContainerSpec {
+            name: format!("{}-{purpose}-{}", self.project.container_name(), std::process::id()),
+            image: image.to_string(),
+            user: String::new(),
+            env: Vec::new(),
+            labels,
+            binds: Vec::new(),
+            working_dir: String::new(),
+            ports: Default::default(),
+            tmpfs: vec!["/tmp".to_string()],
+            entrypoint: Some(vec!["sleep".to_string(), "infinity".to_string()]),
+        }
+    }
+}
+
+pub fn layer_count(image: &ImageInspect) -> usize {
+    image.root_fs.as_ref().and_then(|r| r.layers.as_ref()).map_or(0, Vec::len)
+}
+
+/// The Dockerfile instructions that give an imported filesystem back its image config.
+pub fn dockerfile_changes(config: &ImageConfig) -> Vec<String> {
+    let mut changes = Vec::new();
+    let json = |items: &Vec<String>| serde_json::to_string(items).expect("strings serialize");
+    if let Some(user) = config.user.as_ref().filter(|u| !u.is_empty()) {
+        changes.push(format!("USER {user}"));
+    }
+    if let Some(dir) = config.working_dir.as_ref().filter(|d| !d.is_empty()) {
+        changes.push(format!("WORKDIR {dir}"));
+    }
+    for pair in config.env.iter().flatten() {
+        if let Some((key, value)) = pair.split_once('=') {
+            changes.push(format!("ENV {key}={}", quote(value)));
+        }
+    }
+    if let Some(entrypoint) = &config.entrypoint {
+        changes.push(format!("ENTRYPOINT {}", json(entrypoint)));
+    }
+    if let Some(cmd) = &config.cmd {
+        changes.push(format!("CMD {}", json(cmd)));
+    }
+    for port in config.exposed_ports.iter().flatten() {
+        changes.push(format!("EXPOSE {port}"));
+    }
+    let mut labels: Vec<_> = config.labels.iter().flatten().collect();
+    labels.sort();
+    for (key, value) in labels {
+        changes.push(format!("LABEL {}={}", quote(key), quote(value)));
+    }
+    changes
+}
+
+fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dockerfile_changes_keep_the_whole_config() {
+        let config = ImageConfig {
+            user: Some("jovyan".into()),
+            working_dir: Some("/home/jovyan".into()),
+            env: Some(vec!["PATH=/usr/bin:/bin".into(), "GREETING=say \"hi\"".into()]),
+            entrypoint: Some(vec!["/usr/bin/tini".into(), "--".into()]),
+            cmd: Some(vec!["jupyter".into(), "notebook".into()]),
+            exposed_ports: Some(vec!["8888/tcp".into()]),
+            labels: Some(HashMap::from([("jenv.name".to_string(), "x".to_string())])),
+            ..Default::default()
+        };
+        assert_eq!(
+            dockerfile_changes(&config),
+            [
+                "USER jovyan",
+                "WORKDIR /home/jovyan",
+                "ENV PATH=\"/usr/bin:/bin\"",
+                "ENV GREETING=\"say \\\"hi\\\"\"",
+                "ENTRYPOINT [\"/usr/bin/tini\",\"--\"]",
+                "CMD [\"jupyter\",\"notebook\"]",
+                "EXPOSE 8888/tcp",
+                "LABEL \"jenv.name\"=\"x\"",
+            ]
+        );
+    }
+}
