@@ -128,6 +128,7 @@ impl Context {
         labels.insert(label::MANAGED.into(), "true".into());
         labels.insert(label::NAME.into(), self.env_name().into());
         labels.insert(label::FOLDER.into(), self.project.folder.display().to_string());
+        labels.insert(label::HOME.into(), self.state.root.display().to_string());
         labels.insert(label::SNAPSHOT_TAG.into(), tag.into());
         labels.insert(label::SNAPSHOT_CREATED.into(), created.to_string());
         labels.insert(label::SNAPSHOT_MESSAGE.into(), message.into());

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -66,8 +67,45 @@ impl Drop for Sandbox {
         if !ids.is_empty() {
             let _ = Command::new("docker").args(["rm", "-f", "-v"]).args(&ids).output();
         }
+        let filter = format!("label=jenv.home={}", self.home.display());
+        if let Ok(out) = Command::new("docker").args(["images", "-q", "--filter", &filter]).output() {
+            let images: BTreeSet<String> =
+                String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
+            if !images.is_empty() {
+                let _ = Command::new("docker").args(["rmi", "-f"]).args(&images).output();
+            }
+        }
     }
 }
+
+/// Writes a minimal pure-Python wheel into the project from inside the notebook (so the host
+/// needs no Python) and returns its path relative to the project folder.
+pub fn make_wheel(sandbox: &Sandbox, project: &Path, name: &str, version: &str) -> String {
+    let relative = format!("dist/{name}-{version}-py3-none-any.whl");
+    sandbox.jenv(project, &["exec", "--", "python3", "-c", MAKE_WHEEL, name, version, &relative]).success();
+    relative
+}
+
+const MAKE_WHEEL: &str = r#"
+import base64, hashlib, os, sys, zipfile
+name, version, out = sys.argv[1:4]
+os.makedirs(os.path.dirname(out), exist_ok=True)
+info = f"{name}-{version}.dist-info"
+files = {
+    f"{name}/__init__.py": f"VERSION = {version!r}\n",
+    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+    f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: jenv-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+lines = []
+with zipfile.ZipFile(out, "w") as wheel:
+    for path, text in files.items():
+        data = text.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"{path},sha256={digest},{len(data)}")
+        wheel.writestr(path, data)
+    lines.append(f"{info}/RECORD,,")
+    wheel.writestr(f"{info}/RECORD", "\n".join(lines) + "\n")
+"#;
 
 /// A finished jenv run with assertions that print everything it said when they fail.
 pub struct Run(pub Output);
