@@ -41,6 +41,18 @@ pub enum Command {
     Prune(PruneArgs),
     /// Recreate this folder's image from its base image and .jupyter-env.lock
     Rebuild,
+    /// Watch requirement files and in-notebook installs; offer to install and snapshot
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Install and snapshot without asking (also `yes = true` under [watch] in the manifest)
+    #[arg(long)]
+    pub yes: bool,
+    /// Report events as JSON lines on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -64,8 +76,14 @@ pub struct UpArgs {
     /// Stay in the foreground streaming logs; Ctrl-C stops the notebook
     #[arg(long)]
     pub attach: bool,
+    /// With --attach: also run `jenv watch` in the same terminal (implies --attach)
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: install and snapshot without asking
+    #[arg(long, requires = "watch")]
+    pub yes: bool,
     /// Print the result as JSON
-    #[arg(long, conflicts_with = "attach")]
+    #[arg(long, conflicts_with_all = ["attach", "watch"])]
     pub json: bool,
 }
 

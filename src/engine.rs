@@ -295,14 +295,53 @@ impl Engine {
         })
     }
 
-    /// Runs `cmd` in a running container, copying its output to ours, and returns its exit code.
-    pub async fn exec(&self, container: &str, user: &str, working_dir: &str, cmd: &[String]) -> Result<ExecOutcome> {
+    /// Runs `cmd` in a running container, copying its output to ours (or all of it to our
+    /// stderr with `to_stderr`, when stdout is reserved for JSON), and returns its exit code.
+    pub async fn exec(
+        &self,
+        container: &str,
+        user: &str,
+        working_dir: &str,
+        cmd: &[String],
+        to_stderr: bool,
+    ) -> Result<ExecOutcome> {
+        let exit_code = self
+            .run_exec(container, user, Some(working_dir), cmd.to_vec(), |chunk| match chunk {
+                LogChunk::Stdout(bytes) if to_stderr => LogChunk::Stderr(bytes).write_to_terminal(),
+                chunk => chunk.write_to_terminal(),
+            })
+            .await?;
+        Ok(ExecOutcome { exit_code })
+    }
+
+    /// Runs `cmd` and collects its output instead of printing it.
+    pub async fn exec_capture(&self, container: &str, user: &str, cmd: &[&str]) -> Result<(i64, String)> {
+        let mut text = String::new();
+        let cmd = cmd.iter().map(|s| s.to_string()).collect();
+        let code = self
+            .run_exec(container, user, None, cmd, |chunk| {
+                let (LogChunk::Stdout(bytes) | LogChunk::Stderr(bytes)) = chunk;
+                text.push_str(&String::from_utf8_lossy(&bytes));
+                Ok(())
+            })
+            .await?;
+        Ok((code, text))
+    }
+
+    async fn run_exec(
+        &self,
+        container: &str,
+        user: &str,
+        working_dir: Option<&str>,
+        cmd: Vec<String>,
+        mut sink: impl FnMut(LogChunk) -> std::io::Result<()>,
+    ) -> Result<i64> {
         let config = ExecConfig {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             user: Some(user.to_string()),
-            working_dir: Some(working_dir.to_string()),
-            cmd: Some(cmd.to_vec()),
+            working_dir: working_dir.map(str::to_string),
+            cmd: Some(cmd),
             ..Default::default()
         };
         let created = self
@@ -315,35 +354,22 @@ impl Engine {
             self.docker.start_exec(&created.id, Some(options)).await?
         {
             while let Some(chunk) = output.next().await {
-                LogChunk::from(chunk?).write_to_terminal()?;
+                sink(LogChunk::from(chunk?))?;
             }
         }
         let inspected = self.docker.inspect_exec(&created.id).await?;
-        Ok(ExecOutcome { exit_code: inspected.exit_code.unwrap_or(-1) })
+        Ok(inspected.exit_code.unwrap_or(-1))
     }
 
-    /// Runs `cmd` and collects its output instead of printing it.
-    pub async fn exec_capture(&self, container: &str, user: &str, cmd: &[&str]) -> Result<(i64, String)> {
-        let config = ExecConfig {
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            user: Some(user.to_string()),
-            cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
-            ..Default::default()
-        };
-        let created = self
-            .docker
-            .create_exec(container, config)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot run a command in {container}: {}", describe(&e)))?;
-        let mut text = String::new();
-        if let StartExecResults::Attached { mut output, .. } = self.docker.start_exec(&created.id, None).await? {
-            while let Some(chunk) = output.next().await {
-                text.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
-            }
+    /// The modification time of a path in the container, `None` when it does not exist. Cheap:
+    /// no process starts in the container.
+    pub async fn path_mtime(&self, container: &str, path: &str) -> Result<Option<String>> {
+        let options = bollard::query_parameters::ContainerArchiveInfoOptions { path: path.to_string() };
+        match self.docker.get_container_archive_info(container, Some(options)).await {
+            Ok(stat) => Ok(Some(stat.modification_time.unwrap_or_default())),
+            Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("cannot stat {path} in {container}: {}", describe(&e))),
         }
-        let inspected = self.docker.inspect_exec(&created.id).await?;
-        Ok((inspected.exit_code.unwrap_or(-1), text))
     }
 
     /// Commits the container as `repo:tag` with the given image config (pausing it meanwhile)

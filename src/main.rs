@@ -15,10 +15,12 @@ mod ports;
 mod progress;
 mod rebuild;
 mod record;
+mod requirements;
 mod runas;
 mod signals;
 mod snapshot;
 mod state;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -60,5 +62,6 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Rollback(args) => cmd::history::rollback(args).await,
         Command::Prune(args) => cmd::history::prune(args).await,
         Command::Rebuild => cmd::snapshot::rebuild().await,
+        Command::Watch(args) => cmd::watch::run(args).await,
     }
 }

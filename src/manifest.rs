@@ -32,6 +32,36 @@ pub struct Manifest {
     pub mount: String,
     /// Named container ports to publish on 127.0.0.1; `jupyter` is the notebook itself.
     pub ports: BTreeMap<String, u16>,
+    /// What `jenv watch` follows.
+    #[serde(default, skip_serializing_if = "WatchConfig::is_default")]
+    pub watch: WatchConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// Requirement files, relative to the folder; missing ones are watched for creation.
+    #[serde(default = "default_watch_files")]
+    pub files: Vec<String>,
+    /// Install and snapshot without asking, as `jenv watch --yes` does.
+    #[serde(default)]
+    pub yes: bool,
+}
+
+impl Default for WatchConfig {
+    fn default() -> WatchConfig {
+        WatchConfig { files: default_watch_files(), yes: false }
+    }
+}
+
+impl WatchConfig {
+    fn is_default(&self) -> bool {
+        *self == WatchConfig::default()
+    }
+}
+
+fn default_watch_files() -> Vec<String> {
+    ["requirements.txt", "environment.yml", "pyproject.toml"].map(String::from).to_vec()
 }
 
 fn default_mount() -> String {
@@ -78,6 +108,7 @@ impl Manifest {
             image: options.image.unwrap_or_else(|| DEFAULT_IMAGE.to_string()),
             mount: default_mount(),
             ports,
+            watch: WatchConfig::default(),
         };
         manifest.validate()?;
         Ok(manifest)
@@ -132,6 +163,16 @@ impl Manifest {
                 "add `jupyter = 8888` under [ports]",
             )
             .into());
+        }
+        for file in &self.watch.files {
+            let escapes = Path::new(file).components().any(|c| !matches!(c, std::path::Component::Normal(_)));
+            if file.is_empty() || escapes {
+                return Err(Hinted::new(
+                    format!("[watch] file `{file}` is not a path inside the folder"),
+                    "list files relative to the folder, e.g. `files = [\"requirements.txt\"]`",
+                )
+                .into());
+            }
         }
         for (name, port) in &self.ports {
             validate_port_name(name)?;
@@ -285,6 +326,21 @@ mod tests {
         let text = format!("{err:#}");
         assert!(text.contains("colour"), "{text}");
         assert!(text.contains("`image`") && text.contains("`ports`"), "{text}");
+    }
+
+    #[test]
+    fn watch_section_defaults_and_validation() {
+        let manifest = Manifest::parse(&sample(), Path::new("/p/.jupyter-env")).unwrap();
+        assert_eq!(manifest.watch.files, ["requirements.txt", "environment.yml", "pyproject.toml"]);
+        assert!(!sample().contains("[watch]"), "defaults are not written out");
+        let custom = Manifest::parse(
+            &format!("{}\n[watch]\nfiles = [\"env/req.txt\"]\nyes = true\n", sample()),
+            Path::new("/p/m"),
+        )
+        .unwrap();
+        assert_eq!((custom.watch.files.as_slice(), custom.watch.yes), (&["env/req.txt".to_string()][..], true));
+        let escaping = format!("{}\n[watch]\nfiles = [\"../x.txt\"]\n", sample());
+        assert!(Manifest::parse(&escaping, Path::new("/p/m")).is_err());
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl Context {
         self.engine.start(helper).await.map_err(|e| anyhow::anyhow!("cannot start the rebuild container: {e:?}"))?;
         for step in install_steps(&record) {
             eprintln!("$ {}", step.join(" "));
-            let outcome = self.engine.exec(helper, user, &self.project.manifest.mount, &step).await?;
+            let outcome = self.engine.exec(helper, user, &self.project.manifest.mount, &step, true).await?;
             if outcome.exit_code != 0 {
                 hinted!(
                     "fix the failing entry in .jupyter-env.lock (or make its source reachable) and run `jenv rebuild` again",

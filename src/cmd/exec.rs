@@ -10,7 +10,7 @@ use crate::error::hinted;
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
     let container = ctx.running_container().await?;
-    let outcome = ctx.engine.exec(&container.id, &container.user, &container.mount, &args.command).await?;
+    let outcome = ctx.engine.exec(&container.id, &container.user, &container.mount, &args.command, false).await?;
     Ok(exit_code(outcome.exit_code))
 }
 

@@ -9,3 +9,4 @@ pub mod snapshot;
 pub mod status;
 pub mod up;
 pub mod url;
+pub mod watch;

@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use crate::cli::UpArgs;
 use crate::cmd::down::{self, Leave};
 use crate::environment::Context;
+use crate::watch::Options;
 
 pub async fn run(args: UpArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
@@ -15,23 +16,32 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
     } else {
         println!("{}", running.url);
     }
-    if args.attach {
-        return attach(&ctx).await;
+    if args.attach || args.watch {
+        let watch = args.watch.then(|| Options { yes: args.yes || ctx.project.manifest.watch.yes, json: false });
+        return attach(&ctx, watch).await;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Streams the notebook's logs like `docker run -it`; Ctrl-C stops the notebook, following the
 /// same rule as `jenv down` for changes that no snapshot holds.
-async fn attach(ctx: &Context) -> Result<ExitCode> {
+async fn attach(ctx: &Context, watch: Option<Options>) -> Result<ExitCode> {
     eprintln!("streaming logs; press Ctrl-C to stop the notebook");
     let mut logs = ctx.engine.logs(&ctx.project.container_name(), true, Some(0));
+    let watcher = async {
+        match watch {
+            Some(options) => crate::watch::run(ctx, options).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(watcher);
     let stopped_by_user = loop {
         tokio::select! {
             chunk = logs.next() => match chunk {
                 Some(chunk) => chunk?.write_to_terminal()?,
                 None => break false,
             },
+            result = &mut watcher => match result? {},
             _ = crate::signals::interrupted() => break true,
         }
     };
