@@ -17,7 +17,7 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         println!("{}", running.url);
     }
     if args.attach || args.watch {
-        let watch = args.watch.then(|| Options { yes: args.yes || ctx.project.manifest.watch.yes, json: false });
+        let watch = args.watch.then_some(Options { yes: args.yes || ctx.project.manifest.watch.yes, json: false });
         return attach(&ctx, watch).await;
     }
     Ok(ExitCode::SUCCESS)
