@@ -1,0 +1,167 @@
+//! `jenv watch --yes --json` against the real engine: editor saves, bursts, failures and
+//! installs made inside the notebook.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, make_wheel};
+use serde_json::Value;
+
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A running `jenv watch --yes --json`, read event by event; stopped with Ctrl-C on drop.
+struct Watch {
+    child: Child,
+    events: Receiver<Value>,
+}
+
+impl Watch {
+    fn start(sandbox: &Sandbox, project: &Path) -> Watch {
+        let mut child = sandbox
+            .command(project, &["watch", "--yes", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, events) = channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                let _ = tx.send(serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}")));
+            }
+        });
+        let watch = Watch { child, events };
+        watch.expect("watching", Duration::from_secs(30));
+        watch
+    }
+
+    /// Waits for the next event named `name`, failing on any unexpected install or snapshot.
+    #[track_caller]
+    fn expect(&self, name: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(event) if event["event"] == name => return event,
+                Ok(event) => seen.push(event),
+                Err(RecvTimeoutError::Timeout) => panic!("no `{name}` within {timeout:?}; saw {seen:?}"),
+                Err(RecvTimeoutError::Disconnected) => panic!("the watcher exited; saw {seen:?}"),
+            }
+        }
+    }
+
+    /// Every event in the next `quiet` period.
+    fn drain(&self, quiet: Duration) -> Vec<Value> {
+        let mut events = Vec::new();
+        while let Ok(event) = self.events.recv_timeout(quiet) {
+            events.push(event);
+        }
+        events
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let _ = self.child.wait();
+    }
+}
+
+/// Saves like an editor: write a temp file beside the target, then rename it over.
+fn editor_save(path: &Path, text: &str) {
+    let tmp = path.with_extension("txt.swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn history_len(sandbox: &Sandbox, project: &Path) -> usize {
+    let history = sandbox.jenv(project, &["history", "--json"]).success().stdout();
+    serde_json::from_str::<Vec<Value>>(&history).unwrap().len()
+}
+
+fn up_with_wheel(sandbox: &Sandbox, name: &str) -> (PathBuf, String) {
+    let project = sandbox.project(name);
+    sandbox.jenv(&project, &["up"]).success();
+    let wheel = make_wheel(sandbox, &project, "jenv_probe", "1.0");
+    (project, wheel)
+}
+
+#[test]
+fn a_failed_install_takes_no_snapshot_and_an_editor_save_then_installs_and_snapshots() {
+    let sandbox = Sandbox::new();
+    let (project, wheel) = up_with_wheel(&sandbox, "editor");
+    let watch = Watch::start(&sandbox, &project);
+    let requirements = project.join("requirements.txt");
+
+    editor_save(&requirements, "./dist/missing-9.9-py3-none-any.whl\n");
+    let changed = watch.expect("file_changed", Duration::from_secs(30));
+    assert_eq!(changed["lines"][0], "  + ./dist/missing-9.9-py3-none-any.whl (not installed)");
+    watch.expect("install_failed", Duration::from_secs(60));
+    let after_failure = watch.drain(Duration::from_secs(3));
+    assert!(after_failure.iter().all(|e| e["event"] != "snapshot"), "{after_failure:?}");
+    assert_eq!(history_len(&sandbox, &project), 0, "a failed install leaves the image untouched");
+
+    editor_save(&requirements, &format!("{wheel}\n"));
+    watch.expect("install_started", Duration::from_secs(30));
+    watch.expect("installed", Duration::from_secs(60));
+    watch.expect("snapshot", SNAPSHOT_TIMEOUT);
+    assert_eq!(history_len(&sandbox, &project), 1);
+    assert_eq!(sandbox.jenv(&project, &["diff"]).success().stdout(), "", "the install is in the snapshot");
+
+    std::fs::remove_file(&requirements).unwrap();
+    watch.expect("file_deleted", Duration::from_secs(30));
+    let code = "import jenv_probe; print(jenv_probe.VERSION)";
+    let still = sandbox.jenv(&project, &["exec", "--", "python3", "-c", code]).success();
+    assert_eq!(still.stdout().trim(), "1.0", "deleting the file uninstalls nothing");
+}
+
+#[test]
+fn a_burst_of_five_writes_gives_one_install() {
+    let sandbox = Sandbox::new();
+    let (project, wheel) = up_with_wheel(&sandbox, "burst");
+    let watch = Watch::start(&sandbox, &project);
+    let requirements = project.join("requirements.txt");
+    for i in 0..5 {
+        std::fs::write(&requirements, format!("# draft {i}\n{wheel}\n")).unwrap();
+    }
+    watch.expect("snapshot", SNAPSHOT_TIMEOUT);
+    let mut events = watch.drain(Duration::from_secs(3));
+    events.retain(|e| e["event"] == "install_started");
+    assert!(events.is_empty(), "one burst, one install: {events:?}");
+
+    // Saving the same content again is not a change.
+    std::fs::write(&requirements, format!("# draft 4\n{wheel}\n")).unwrap();
+    let again = watch.drain(Duration::from_secs(2));
+    assert!(again.is_empty(), "{again:?}");
+}
+
+#[test]
+fn installs_made_inside_the_notebook_are_noticed_and_snapshotted() {
+    let sandbox = Sandbox::new();
+    let project = sandbox.project("inside");
+    let mut watch = Watch::start(&sandbox, &project);
+    watch.expect("waiting_for_notebook", Duration::from_secs(30));
+    assert!(watch.is_running(), "a stopped notebook is waited for");
+
+    sandbox.jenv(&project, &["up"]).success();
+    let wheel = make_wheel(&sandbox, &project, "jenv_probe", "1.0");
+    sandbox
+        .jenv(&project, &["exec", "--", "python3", "-m", "pip", "install", "--no-index", "--quiet", &wheel])
+        .success();
+    let changed = watch.expect("packages_changed", Duration::from_secs(30));
+    assert_eq!(changed["changes"], serde_json::json!(["+ jenv-probe 1.0 (pip)"]));
+    watch.expect("snapshot", SNAPSHOT_TIMEOUT);
+    assert_eq!(history_len(&sandbox, &project), 1);
+    sandbox.jenv(&project, &["down"]).success();
+}
