@@ -93,6 +93,9 @@ fn exec_runs_in_the_folder_as_the_notebook_user_and_passes_the_exit_code() {
     // SAFETY: getuid has no preconditions.
     assert_eq!(id.stdout().trim(), unsafe { libc::getuid() }.to_string());
 
+    let logs = sandbox.jenv(&project, &["logs", "--tail", "50"]).success();
+    assert!(logs.stderr().contains("NotebookApp"), "Jupyter's log, on stderr as it wrote it: {}", logs.stderr());
+
     let failing = sandbox.jenv(&project, &["exec", "--", "sh", "-c", "echo to-stderr >&2; exit 7"]);
     assert_eq!(failing.code(), Some(7));
     assert_eq!(failing.stderr(), "to-stderr\n");

@@ -165,3 +165,44 @@ fn installs_made_inside_the_notebook_are_noticed_and_snapshotted() {
     assert_eq!(history_len(&sandbox, &project), 1);
     sandbox.jenv(&project, &["down"]).success();
 }
+
+#[test]
+fn up_watch_attaches_watches_and_stops_cleanly_on_ctrl_c() {
+    let sandbox = Sandbox::new();
+    let project = sandbox.project("upwatch");
+    let mut child = sandbox
+        .command(&project, &["up", "--watch", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    common::NotebookUrl::parse(&first);
+    let (tx, lines) = channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next_line_with = |needle: &str| loop {
+        let line = lines.recv_timeout(SNAPSHOT_TIMEOUT).unwrap_or_else(|_| panic!("no line with {needle:?}"));
+        if line.contains(needle) {
+            return line;
+        }
+    };
+    next_line_with("watching requirements.txt");
+
+    let wheel = make_wheel(&sandbox, &project, "jenv_probe", "1.0");
+    editor_save(&project.join("requirements.txt"), &format!("{wheel}\n"));
+    next_line_with("installing: python3 -m pip install --no-input -r requirements.txt");
+    next_line_with("snapshot ");
+    assert_eq!(history_len(&sandbox, &project), 1);
+
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "everything was snapshotted, so Ctrl-C stops the notebook");
+    assert!(sandbox.containers().is_empty());
+}
