@@ -11,7 +11,8 @@ use anyhow::Result;
 use crate::state::{StateDir, write_atomic};
 
 /// Where the allow-root config folder is mounted in the container.
-pub const ALLOW_ROOT_CONFIG_TARGET: &str = "/etc/jenv/jupyter";
+/// Under the tmpfs `/tmp`, so not even its mount point reaches a snapshot.
+pub const ALLOW_ROOT_CONFIG_TARGET: &str = "/tmp/jenv-jupyter-config";
 /// Jupyter's runtime files (kernel connections, server info) go here: writable by any uid,
 /// and outside the image's home so they are runtime noise, not part of the environment.
 const RUNTIME_DIR: &str = "JUPYTER_RUNTIME_DIR=/tmp/jupyter-runtime";

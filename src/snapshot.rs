@@ -62,7 +62,8 @@ impl Context {
         let paused = commit_started.elapsed();
 
         let committed = self.engine.inspect_image(&image).await?.context("the snapshot image vanished")?;
-        let size_added = committed.size.unwrap_or(0) - self.image_size(&baseline).await?;
+        // The commit's own layer: what this snapshot stores beyond the image the notebook runs.
+        let size_added = committed.size.unwrap_or(0) - parent.size.unwrap_or(0);
         let mut layers = layer_count(&committed);
         let flattened = force_flatten || layers >= flatten_threshold();
         let image = if flattened { self.flatten(&image, &tag, &config).await? } else { image };
@@ -80,10 +81,6 @@ impl Context {
         Listings::new(&self.state).save(&image, &listing)?;
         self.update_record(|r| r.baseline = Some(image.clone()))?;
         Ok(Snapshot { tag, image, size_added, paused, total: started.elapsed(), layers, flattened, changes })
-    }
-
-    async fn image_size(&self, image: &str) -> Result<i64> {
-        Ok(self.engine.inspect_image(image).await?.and_then(|i| i.size).unwrap_or(0))
     }
 
     /// The record of the baseline image: its snapshot's record, or an empty record on the base.
