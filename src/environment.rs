@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
+use bollard::models::ImageInspect;
+
 use crate::engine::{ContainerSpec, Engine, EnvContainer, StartError, label, ports_label};
 use crate::error::{Hinted, hinted};
 use crate::jupyter;
@@ -152,8 +154,7 @@ impl Context {
     /// Creates and starts the container under the state lock, so no other `jenv up` can lease
     /// the same host ports between choosing them and the engine binding them.
     async fn create(&self) -> Result<EnvContainer> {
-        let image = self.choose_image().await?;
-        let inspected = self.engine.inspect_image(&image).await?.context("the image vanished")?;
+        let (image, inspected) = self.choose_image().await?;
         let image_env = inspected.config.and_then(|c| c.env).unwrap_or_default();
         let run_as = runas::decide(&image_env, runas::host_ids());
         let range = PortRange::from_env()?;
@@ -208,16 +209,20 @@ impl Context {
     }
 
     /// The folder's own committed image when it has one, else the base image (pulled if missing).
-    async fn choose_image(&self) -> Result<String> {
+    async fn choose_image(&self) -> Result<(String, ImageInspect)> {
         let own = format!("{}:latest", self.project.manifest.repository);
-        if self.engine.inspect_image(&own).await?.is_some() {
-            return Ok(own);
+        if let Some(inspected) = self.engine.inspect_image(&own).await? {
+            return Ok((own, inspected));
         }
         let base = self.project.manifest.image.clone();
-        if self.engine.inspect_image(&base).await?.is_none() {
-            self.engine.pull(&base).await?;
-        }
-        Ok(base)
+        let inspected = match self.engine.inspect_image(&base).await? {
+            Some(inspected) => inspected,
+            None => {
+                self.engine.pull(&base).await?;
+                self.engine.inspect_image(&base).await?.context("the pulled image vanished")?
+            }
+        };
+        Ok((base, inspected))
     }
 
     fn spec(
@@ -286,8 +291,11 @@ impl Context {
     }
 
     async fn poll_ready(&self, port: u16, deadline: Instant) -> Result<()> {
+        // A fixed rate, not a sleep after each probe, so probes do not drift later and later.
+        let mut ticks = tokio::time::interval(READY_POLL);
         let mut polls = 0u32;
         loop {
+            ticks.tick().await;
             if jupyter::is_ready(port).await {
                 return Ok(());
             }
@@ -303,7 +311,6 @@ impl Context {
             if Instant::now() >= deadline {
                 anyhow::bail!("Jupyter did not answer on port {port} within {}s", ready_timeout().as_secs());
             }
-            tokio::time::sleep(READY_POLL).await;
         }
     }
 }
