@@ -89,13 +89,13 @@ fn parse(line: &str) -> Option<(String, Option<String>)> {
     if line.starts_with('-') {
         return None;
     }
+    if let Some((name, _url)) = line.split_once(" @ ") {
+        return Some((strip_extras(name.trim()), None));
+    }
     if line.ends_with(".whl") {
         let file = line.rsplit('/').next()?;
         let mut parts = file.split('-');
         return Some((parts.next()?.to_string(), Some(parts.next()?.to_string())));
-    }
-    if let Some((name, _url)) = line.split_once(" @ ") {
-        return Some((strip_extras(name.trim()), None));
     }
     let line = line.split(';').next()?.trim();
     if let Some((name, version)) = line.split_once("==") {
