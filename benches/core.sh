@@ -19,6 +19,8 @@ set -euo pipefail
 shopt -s inherit_errexit # errors inside $(...) stop the script too
 export LC_ALL=C # $EPOCHREALTIME and printf must use '.' as the decimal point
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 RUNS=${RUNS:-10}
 STATUS_RUNS=${STATUS_RUNS:-30}
@@ -27,8 +29,6 @@ IMAGE=${JENV_TEST_IMAGE:-jenv-test/notebook:bookworm}
 READY_TIMEOUT_S=120 # give up on a raw notebook that never answers (jenv's own default)
 POLL_US=50000       # raw baseline polls /api every 50 ms, like jenv's READY_POLL
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 # --- set up ------------------------------------------------------------------------------
 
@@ -37,12 +37,7 @@ if ! command -v curl >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq curl >/dev/null
 fi
-scripts/ensure-engine.sh >&2
-log "building jenv (release)"
-cargo build --release --locked --quiet
-JENV=$PWD/target/release/jenv
-[ -x "$JENV" ] || die "no $JENV after the build"
-JENV_TEST_IMAGE=$IMAGE scripts/build-test-image.sh >&2
+prepare_jenv
 TRUE_BIN=$(type -P true) # the external binary: a fork+exec floor, unlike the builtin
 
 RUN_ID=$$-$(od -An -tx1 -N3 /dev/urandom | tr -d ' \n')
@@ -62,12 +57,8 @@ cleanup() {
   rm -rf "$TMP"
   exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap_cleanup
 
-# shellcheck source=benches/lib.sh
-source benches/lib.sh
 ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; } # microseconds -> "12.3"
 ms2() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 token() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }

@@ -24,13 +24,13 @@ set -euo pipefail
 shopt -s inherit_errexit # errors inside $(...) stop the script too
 export LC_ALL=C # $EPOCHREALTIME and printf must use '.' as the decimal point
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 RUNS=${RUNS:-5}
 IMAGE=${JENV_TEST_IMAGE:-jenv-test/notebook:bookworm}
 PROBE=jenv_probe
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$RUNS'"
 
@@ -41,12 +41,7 @@ if ! command -v jq >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq jq >/dev/null
 fi
-scripts/ensure-engine.sh >&2
-log "building jenv (release)"
-cargo build --release --locked --quiet
-JENV=$PWD/target/release/jenv
-[ -x "$JENV" ] || die "no $JENV after the build"
-JENV_TEST_IMAGE=$IMAGE scripts/build-test-image.sh >&2
+prepare_jenv
 
 RUN_ID=$$-$(od -An -tx1 -N3 /dev/urandom | tr -d ' \n')
 TMP=$(realpath "$(mktemp -d /tmp/jenv-bench-snap.XXXXXX)")
@@ -72,12 +67,8 @@ cleanup() {
   rm -rf "$TMP"
   exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap_cleanup
 
-# shellcheck source=benches/lib.sh
-source benches/lib.sh
 ms() { awk -v us="$1" 'BEGIN { printf "%.0f", us / 1000 }'; } # microseconds -> "1234"
 kb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000 }'; }   # bytes -> "12.3" (kB)
 image_size() { docker image inspect -f '{{.Size}}' "$1"; }

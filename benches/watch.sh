@@ -32,6 +32,8 @@ set -euo pipefail
 shopt -s inherit_errexit
 export LC_ALL=C
 cd "$(dirname "$0")/.."
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
 
 RUNS=${RUNS:-10}
 IDLE_SECS=${IDLE_SECS:-60}
@@ -40,17 +42,10 @@ IMAGE=${JENV_TEST_IMAGE:-jenv-test/notebook:bookworm}
 EVENT_TIMEOUT_S=60 # give up on a watcher event that does not come
 SETTLE_S=5         # quiet time before the idle window (the first poll lists packages)
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 # --- set up ------------------------------------------------------------------------------
 
-scripts/ensure-engine.sh >&2
-log "building jenv (release)"
-cargo build --release --locked --quiet
-JENV=$PWD/target/release/jenv
-[ -x "$JENV" ] || die "no $JENV after the build"
-JENV_TEST_IMAGE=$IMAGE scripts/build-test-image.sh >&2
+prepare_jenv
 CLK_TCK=$(getconf CLK_TCK)
 
 TMP=$(realpath "$(mktemp -d /tmp/jenv-bench-watch.XXXXXX)")
@@ -96,12 +91,8 @@ cleanup() {
   rm -rf "$TMP"
   exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap_cleanup
 
-# shellcheck source=benches/lib.sh
-source benches/lib.sh
 min() { printf '%s\n' "$@" | sort -n | head -n 1; }
 max() { printf '%s\n' "$@" | sort -n | tail -n 1; }
 
