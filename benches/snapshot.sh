@@ -212,5 +212,5 @@ cat <<EOF
 | Snapshot time, wall clock | $(ms "$med_jw") ms | $(ms "$med_rw") ms | $ratio_time | ≤ 1.05 | $ok_time |
 | Notebook paused (jenv \`paused_ms\` vs whole raw commit) | $med_jp ms | $(ms "$med_rw") ms | $ratio_pause | ≤ 1.0 | $ok_pause |
 | Size added (image − base image) | $(kb "$med_ji") kB | $(kb "$med_ra") kB | $ratio_size | ≤ 1.0 | $ok_size |
-| Size added as jenv reports it (\`size_added\`, since its previous snapshot) | $(kb "$med_ja") kB | – | – | – | – |
+| Size added as jenv reports it (\`size_added\`: the commit's own layer) | $(kb "$med_ja") kB | – | – | – | – |
 EOF
