@@ -146,15 +146,10 @@ fn non_loopback_address() -> Option<std::net::IpAddr> {
 #[test]
 fn attach_streams_logs_and_ctrl_c_stops_the_notebook() {
     use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
 
     let sandbox = Sandbox::new();
     let project = sandbox.project("attached");
-    let mut child =
-        sandbox.command(&project, &["up", "--attach"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let url = NotebookUrl::parse(&first);
+    let (mut child, url) = sandbox.spawn_up(&project, &["up", "--attach"]);
     // Jupyter logs to stderr, and the attached stream passes that on as stderr.
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let stderr = BufReader::new(child.stderr.take().unwrap());

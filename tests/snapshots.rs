@@ -172,16 +172,9 @@ fn rebuild_without_a_base_image_or_a_record_says_so() {
 
 #[test]
 fn ctrl_c_in_attach_without_a_terminal_keeps_unsnapshotted_work_running() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let sandbox = Sandbox::new();
     let project = sandbox.project("attach-guard");
-    let mut child =
-        sandbox.command(&project, &["up", "--attach"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    NotebookUrl::parse(&first);
+    let (child, _) = sandbox.spawn_up(&project, &["up", "--attach"]);
     let wheel = make_wheel(&sandbox, &project, "jenv_probe", "1.0");
     pip_install(&sandbox, &project, &wheel);
 

@@ -53,6 +53,19 @@ impl Sandbox {
         Run(self.command(dir, args).output().unwrap())
     }
 
+    /// Starts a foreground `jenv up ...` (e.g. `--attach`) and waits for the URL line it prints
+    /// once the notebook answers; the rest of its stdout stays unread in the child.
+    pub fn spawn_up(&self, dir: &Path, args: &[&str]) -> (std::process::Child, NotebookUrl) {
+        use std::io::BufRead;
+        use std::process::Stdio;
+        let mut child = self.command(dir, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        child.stdout = Some(stdout.into_inner());
+        (child, NotebookUrl::parse(&first))
+    }
+
     /// IDs of the containers this sandbox's jenv created.
     pub fn containers(&self) -> Vec<String> {
         let filter = format!("label=jenv.home={}", self.home.display());
