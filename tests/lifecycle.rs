@@ -232,3 +232,28 @@ fn files_belong_to_non_root_host_users_too() {
         as_user(&["down"]).success();
     }
 }
+
+#[test]
+fn a_notebook_stopped_outside_jenv_is_reported_guarded_and_started_again() {
+    let sandbox = Sandbox::new();
+    let project = sandbox.project("stopped");
+    let first = sandbox.jenv(&project, &["up"]).success().stdout();
+    let ids = sandbox.containers();
+    docker(&["stop", &ids[0]]);
+
+    let status: serde_json::Value =
+        serde_json::from_str(&sandbox.jenv(&project, &["status", "--json"]).success().stdout()).unwrap();
+    assert_eq!(status["state"], "exited");
+    assert!(status.get("changes").is_none(), "a stopped notebook's packages cannot be listed: {status}");
+
+    // Its filesystem may hold installs no snapshot has: down asks for --discard.
+    let refused = sandbox.jenv(&project, &["down"]).failure();
+    assert!(refused.stderr().contains("jenv down --discard"), "{}", refused.stderr());
+    assert_eq!(sandbox.containers(), ids, "the stopped container is kept");
+
+    let again = sandbox.jenv(&project, &["up"]).success().stdout();
+    assert_eq!(again, first, "the same container starts again, same URL");
+    assert_eq!(sandbox.containers(), ids);
+    let url = NotebookUrl::parse(&again);
+    assert_eq!(http(url.port, "GET", &format!("/api/contents?token={}", url.token), None).0, 200);
+}

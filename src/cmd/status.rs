@@ -88,9 +88,11 @@ async fn this_folder() -> Result<Entry> {
     let tokens = known_tokens(&ctx.state);
     Ok(match ctx.container().await? {
         Some(container) => {
-            let changes = ctx.pending_changes(&container).await?.len();
+            // Packages can only be listed in a running notebook.
+            let changes =
+                if container.is_running() { Some(ctx.pending_changes(&container).await?.len()) } else { None };
             let mut entry = entry(&tokens, &ctx.engine, container).await?;
-            entry.changes = Some(changes);
+            entry.changes = changes;
             entry
         }
         None => Entry::absent(&ctx.project),
