@@ -87,16 +87,21 @@ impl Context {
 
     /// Makes sure the notebook runs and answers; returns it. Idempotent.
     pub async fn up(&self) -> Result<Running> {
-        let container = match self.container().await? {
-            Some(container) if container.is_running() => container,
-            Some(container) => self.restart(container).await?,
-            None => self.create().await?,
+        let (container, fresh) = match self.container().await? {
+            Some(container) if container.is_running() => (container, false),
+            Some(container) => (self.restart(container).await?, false),
+            None => (self.create().await?, true),
         };
         let running = self.running(container).await?;
-        // The fresh container is its image: list its packages while Jupyter starts.
-        let (ready, _) =
-            tokio::join!(self.wait_ready(&running.container), self.remember_image_packages(&running.container));
-        ready?;
+        if fresh {
+            // A container just created from its image holds exactly the image's packages: list
+            // them while Jupyter starts. (A restarted one may hold installs, so it never does.)
+            let (ready, _) =
+                tokio::join!(self.wait_ready(&running.container), self.remember_image_packages(&running.container));
+            ready?;
+        } else {
+            self.wait_ready(&running.container).await?;
+        }
         Ok(running)
     }
 
@@ -106,7 +111,8 @@ impl Context {
         let name = self.project.container_name();
         self.engine.stop(&name, STOP_TIMEOUT_SECS).await?;
         self.engine.remove(&name).await?;
-        self.release_lease()?;
+        // The ports stay in the record as the folder's preference for next time.
+        self.update_record(|record| record.leased = false)?;
         Ok(existed)
     }
 
@@ -125,16 +131,6 @@ impl Context {
     fn own(&self, containers: &[EnvContainer]) -> Vec<EnvContainer> {
         let home = self.state.root.to_string_lossy();
         containers.iter().filter(|c| c.home == home).cloned().collect()
-    }
-
-    fn release_lease(&self) -> Result<()> {
-        let lock = self.state.lock()?;
-        let mut state = load_state(&lock, None)?;
-        if let Some(record) = state.environments.get_mut(self.env_name()) {
-            record.leased = false;
-            lock.write(&state)?;
-        }
-        Ok(())
     }
 
     async fn restart(&self, container: EnvContainer) -> Result<EnvContainer> {
