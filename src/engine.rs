@@ -59,6 +59,8 @@ pub struct ContainerSpec {
     pub tmpfs: Vec<String>,
     /// Overrides the image's entrypoint and command (helper containers).
     pub entrypoint: Option<Vec<String>>,
+    /// Overrides only the image's command, keeping its entrypoint (helpers that start like the notebook).
+    pub cmd: Option<Vec<String>>,
 }
 
 /// A jenv container as the engine lists it, read back from its labels.
@@ -80,6 +82,11 @@ pub struct EnvContainer {
 impl EnvContainer {
     pub fn is_running(&self) -> bool {
         self.state == "running"
+    }
+
+    /// Frozen by the engine: by a commit that pauses (as `docker commit` does), or by `docker pause`.
+    pub fn is_paused(&self) -> bool {
+        self.state == "paused"
     }
 
     pub fn host_port(&self, name: &str) -> Option<u16> {
@@ -223,7 +230,7 @@ impl Engine {
             working_dir: Some(spec.working_dir.clone()),
             exposed_ports: Some(spec.ports.keys().map(|p| format!("{p}/tcp")).collect()),
             entrypoint: spec.entrypoint.clone(),
-            cmd: spec.entrypoint.as_ref().map(|_| Vec::new()),
+            cmd: spec.cmd.clone().or_else(|| spec.entrypoint.as_ref().map(|_| Vec::new())),
             host_config: Some(HostConfig {
                 port_bindings: Some(port_bindings),
                 mounts: Some(mounts),
@@ -361,6 +368,26 @@ impl Engine {
         Ok(inspected.exit_code.unwrap_or(-1))
     }
 
+    /// The command lines of the processes running in a container.
+    pub async fn processes(&self, container: &str) -> Result<Vec<String>> {
+        let top = self
+            .docker
+            .top_processes(container, None::<bollard::query_parameters::TopOptions>)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot list the processes in {container}: {}", describe(&e)))?;
+        // Docker calls the column CMD, Podman COMMAND; either way it is the last one.
+        let column = top.titles.as_ref().and_then(|t| t.iter().position(|t| t == "CMD" || t == "COMMAND"));
+        Ok(top
+            .processes
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|row| match column {
+                Some(i) => row.get(i).cloned(),
+                None => row.last().cloned(),
+            })
+            .collect())
+    }
+
     /// The modification time of a path in the container, `None` when it does not exist. Cheap:
     /// no process starts in the container.
     pub async fn path_mtime(&self, container: &str, path: &str) -> Result<Option<String>> {
@@ -372,14 +399,21 @@ impl Engine {
         }
     }
 
-    /// Commits the container as `repo:tag` with the given image config (pausing it meanwhile)
-    /// and returns the new image's ID.
-    pub async fn commit(&self, container: &str, repo: &str, tag: &str, config: ImageConfig) -> Result<String> {
+    /// Commits the container as `repo:tag` with the given image config and returns the new
+    /// image's ID. With `pause`, the engine freezes the container for the whole commit.
+    pub async fn commit(
+        &self,
+        container: &str,
+        repo: &str,
+        tag: &str,
+        config: ImageConfig,
+        pause: bool,
+    ) -> Result<String> {
         let options = CommitContainerOptions {
             container: Some(container.to_string()),
             repo: Some(repo.to_string()),
             tag: Some(tag.to_string()),
-            pause: true,
+            pause,
             ..Default::default()
         };
         let created = self

@@ -13,6 +13,7 @@ use crate::engine::{ContainerSpec, Engine, EnvContainer, StartError, label, port
 use crate::error::{Hinted, hinted};
 use crate::jupyter;
 use crate::manifest::{self, JUPYTER_PORT, Project};
+use crate::oplock::{OpLock, OpLocks};
 use crate::ports::{self, PortRange};
 use crate::progress::Spinner;
 use crate::runas::{self, RunAs};
@@ -70,14 +71,47 @@ impl Context {
         Ok(found)
     }
 
-    /// The running container or a clear "start it first" error.
+    /// The running container or a clear "start it first" error. A notebook paused while another
+    /// jenv command (a snapshot) works on it is waited for.
     pub async fn running_container(&self) -> Result<EnvContainer> {
-        match self.container().await? {
+        let mut found = self.container().await?;
+        if found.as_ref().is_some_and(EnvContainer::is_paused) && self.busy().is_some() {
+            drop(self.op_lock("a jenv command waiting").await?);
+            found = self.container().await?;
+        }
+        self.require_running(found)
+    }
+
+    /// `found` if it is running, else an error that says what it is instead, in jenv's words.
+    pub fn require_running(&self, found: Option<EnvContainer>) -> Result<EnvContainer> {
+        match found {
             Some(container) if container.is_running() => Ok(container),
+            Some(container) if container.is_paused() => Err(self.paused_outside_jenv()),
             _ => {
                 hinted!("start it with `jenv up`", "the notebook for {} is not running", self.project.folder.display())
             }
         }
+    }
+
+    fn paused_outside_jenv(&self) -> anyhow::Error {
+        Hinted::new(
+            format!("the notebook {} is paused, and not by a jenv command", self.project.container_name()),
+            format!(
+                "something outside jenv paused it (`docker pause`, or a `docker commit` still running); resume it with `docker unpause {}`",
+                self.project.container_name()
+            ),
+        )
+        .into()
+    }
+
+    /// Takes this environment's operation lock, waiting for another jenv command that holds it.
+    pub async fn op_lock(&self, activity: &str) -> Result<OpLock> {
+        OpLocks::new(&self.state).acquire(self.env_name(), activity).await
+    }
+
+    /// What another jenv command is doing to this environment right now, if anything.
+    pub fn busy(&self) -> Option<String> {
+        OpLocks::new(&self.state).busy(self.env_name())
     }
 
     pub async fn running(&self, container: EnvContainer) -> Result<Running> {
@@ -85,12 +119,20 @@ impl Context {
         Ok(Running { container, url })
     }
 
-    /// Makes sure the notebook runs and answers; returns it. Idempotent.
+    /// Makes sure the notebook runs and answers; returns it. Idempotent, also when several
+    /// `jenv up` run at once: one creates the container, the others wait for it and find it.
     pub async fn up(&self) -> Result<Running> {
         let (container, fresh) = match self.container().await? {
             Some(container) if container.is_running() => (container, false),
-            Some(container) => (self.restart(container).await?, false),
-            None => (self.create().await?, true),
+            _ => {
+                let _op = self.op_lock("jenv up").await?;
+                match self.container().await? {
+                    Some(container) if container.is_running() => (container, false),
+                    Some(container) if container.is_paused() => return Err(self.paused_outside_jenv()),
+                    Some(container) => (self.restart(container).await?, false),
+                    None => (self.create().await?, true),
+                }
+            }
         };
         let running = self.running(container).await?;
         if fresh {
@@ -107,6 +149,7 @@ impl Context {
 
     /// Stops and removes the container and releases its lease, keeping the ports as preference.
     pub async fn down(&self) -> Result<bool> {
+        let _op = self.op_lock("jenv down").await?;
         let existed = self.container().await?.is_some();
         let name = self.project.container_name();
         self.engine.stop(&name, STOP_TIMEOUT_SECS).await?;
@@ -245,7 +288,7 @@ impl Context {
         env.push(format!("JUPYTER_TOKEN={token}"));
         let mut binds = vec![(folder, manifest.mount.clone(), false)];
         if run_as.allow_root {
-            let config = runas::write_allow_root_config(&self.state)?;
+            let config = runas::write_allow_root_config(&self.state, self.env_name(), &manifest.mount)?;
             env.push(format!("JUPYTER_CONFIG_PATH={}", runas::ALLOW_ROOT_CONFIG_TARGET));
             binds.push((config.to_string_lossy().to_string(), runas::ALLOW_ROOT_CONFIG_TARGET.to_string(), true));
         }
@@ -256,10 +299,11 @@ impl Context {
             env,
             labels,
             binds,
-            working_dir: manifest.mount.clone(),
+            working_dir: run_as.working_dir.clone().unwrap_or_else(|| manifest.mount.clone()),
             ports: manifest.ports.iter().map(|(name, container)| (*container, host_ports[name])).collect(),
             tmpfs: vec!["/tmp".to_string()],
             entrypoint: None,
+            cmd: None,
         })
     }
 

@@ -1,6 +1,8 @@
 //! Rebuilding a folder's image from its base image and the recorded packages, for when the image
 //! is gone (another machine, pruned) and `.jupyter-env.lock` is all that is left.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context as _, Result};
 use bollard::models::ImageConfig;
 
@@ -10,10 +12,14 @@ use crate::error::{Hinted, hinted};
 use crate::record::{self, LOCK_FILE, Record, Records};
 use crate::runas;
 
+const HELPER_START_TIMEOUT: Duration = Duration::from_secs(60);
+const HELPER_POLL: Duration = Duration::from_millis(100);
+
 impl Context {
     /// Installs the recorded packages on the base image in a helper container and commits it as
     /// a new snapshot; returns its record.
     pub async fn rebuild(&self) -> Result<Record> {
+        let _op = self.op_lock("jenv rebuild").await?;
         let Some(record) = record::read_lock(&self.project.folder)? else {
             hinted!(
                 "take a snapshot first (`jenv snapshot`); it writes the record rebuild needs",
@@ -34,15 +40,59 @@ impl Context {
             self.engine.inspect_image(base).await?.and_then(|i| i.config).context("the base image vanished")?;
         let run_as = runas::decide(config.env.as_deref().unwrap_or_default(), runas::host_ids());
 
+        // Started as the notebook is (same entrypoint, user and environment), only idling instead
+        // of serving, so installs run with the notebook user's identity and groups.
+        let mount = self.project.manifest.mount.clone();
         let mut helper = self.helper_spec(base, "rebuild");
-        helper.binds = vec![(self.project.folder.display().to_string(), self.project.manifest.mount.clone(), false)];
-        helper.working_dir = self.project.manifest.mount.clone();
+        helper.entrypoint = None;
+        helper.cmd = Some(vec!["sleep".into(), "infinity".into()]);
+        helper.binds = vec![(self.project.folder.display().to_string(), mount.clone(), false)];
+        helper.working_dir = run_as.working_dir.clone().unwrap_or(mount);
         helper.env = run_as.env.clone();
-        helper.user = runas::install_user(&config, &run_as);
+        helper.user = run_as.user.clone();
         self.engine.create(&helper).await?;
-        let rebuilt = self.install_and_commit(&helper.name, &helper.user, record, config).await;
+        let rebuilt = self.install_and_commit(&helper.name, &run_as.exec_user, record, config).await;
         self.engine.remove(&helper.name).await?;
         rebuilt
+    }
+
+    /// Starts the helper and waits until its start script has handed over to `sleep infinity`.
+    async fn start_idle_helper(&self, helper: &str) -> Result<()> {
+        self.engine.start(helper).await.map_err(|e| anyhow::anyhow!("cannot start the rebuild container: {e:?}"))?;
+        let deadline = Instant::now() + HELPER_START_TIMEOUT;
+        loop {
+            if self.engine.processes(helper).await.unwrap_or_default().iter().any(|p| p == "sleep infinity") {
+                return Ok(());
+            }
+            let running = self.engine.inspect_container(helper).await?.and_then(|c| c.state).and_then(|s| s.running);
+            if running != Some(true) || Instant::now() >= deadline {
+                let logs = self.engine.tail_logs(helper, 20).await;
+                hinted!(
+                    "check that the base image starts its command through its entrypoint",
+                    "the rebuild container did not start; its last log lines:\n{logs}"
+                );
+            }
+            tokio::time::sleep(HELPER_POLL).await;
+        }
+    }
+
+    /// Refuses before installing anything when the record needs conda and the image has none.
+    async fn check_conda(&self, helper: &str, user: &str, record: &Record) -> Result<Option<String>> {
+        if record.conda.is_empty() && record.conda_removed.is_empty() {
+            return Ok(None);
+        }
+        let probe = ["sh", "-c", "command -v mamba || command -v conda"];
+        let (code, found) = self.engine.exec_capture(helper, user, &probe).await?;
+        if code == 0 && !found.trim().is_empty() {
+            return Ok(Some(found.trim().rsplit('/').next().unwrap_or("conda").to_string()));
+        }
+        let names: Vec<&str> = record.conda.keys().chain(record.conda_removed.iter()).map(String::as_str).collect();
+        hinted!(
+            "set `image` in .jupyter-env to a conda-based image (e.g. a Jupyter docker-stacks image), or remove the conda entries from .jupyter-env.lock",
+            "cannot rebuild: {LOCK_FILE} lists conda packages ({}) but the base image {} has neither conda nor mamba; nothing was installed",
+            names.join(", "),
+            self.project.manifest.image
+        )
     }
 
     async fn install_and_commit(
@@ -52,8 +102,9 @@ impl Context {
         mut record: Record,
         config: ImageConfig,
     ) -> Result<Record> {
-        self.engine.start(helper).await.map_err(|e| anyhow::anyhow!("cannot start the rebuild container: {e:?}"))?;
-        for step in install_steps(&record) {
+        self.start_idle_helper(helper).await?;
+        let conda = self.check_conda(helper, user, &record).await?;
+        for step in install_steps(&record, conda.as_deref().unwrap_or("conda")) {
             eprintln!("$ {}", step.join(" "));
             let outcome = self.engine.exec(helper, user, &self.project.manifest.mount, &step, true).await?;
             if outcome.exit_code != 0 {
@@ -71,7 +122,7 @@ impl Context {
         record.size_added = 0;
         let repository = &self.project.manifest.repository;
         let config = self.snapshot_config(config, &record.snapshot, record.created, &record.message);
-        let image = self.engine.commit(helper, repository, &record.snapshot, config).await?;
+        let image = self.engine.commit(helper, repository, &record.snapshot, config, false).await?;
         self.engine.tag(&image, repository, "latest").await?;
         Records::new(&self.state, self.env_name()).save(&record)?;
         record::write_lock(&self.project.folder, &record)?;
@@ -80,15 +131,15 @@ impl Context {
 }
 
 /// The installer commands that turn the base image into the recorded environment.
-fn install_steps(record: &Record) -> Vec<Vec<String>> {
+fn install_steps(record: &Record, conda: &str) -> Vec<Vec<String>> {
     let step = |head: &[&str], items: Vec<String>| -> Option<Vec<String>> {
         (!items.is_empty()).then(|| head.iter().map(|s| s.to_string()).chain(items).collect())
     };
     [
         step(&["python3", "-m", "pip", "install", "--no-input"], record.pip.values().cloned().collect()),
         step(&["python3", "-m", "pip", "uninstall", "-y"], record.pip_removed.iter().cloned().collect()),
-        step(&["conda", "install", "-y"], record.conda.iter().map(|(n, v)| format!("{n}={v}")).collect()),
-        step(&["conda", "remove", "-y"], record.conda_removed.iter().cloned().collect()),
+        step(&[conda, "install", "-y"], record.conda.iter().map(|(n, v)| format!("{n}={v}")).collect()),
+        step(&[conda, "remove", "-y"], record.conda_removed.iter().cloned().collect()),
     ]
     .into_iter()
     .flatten()
@@ -102,11 +153,13 @@ mod tests {
     #[test]
     fn steps_follow_the_record() {
         let mut record = Record::default();
-        assert!(install_steps(&record).is_empty());
+        assert!(install_steps(&record, "conda").is_empty());
         record.pip.insert("probe".into(), "probe @ file:///w/probe.whl".into());
         record.pip_removed.insert("old".into());
-        let steps = install_steps(&record);
+        record.conda.insert("numpy".into(), "2.1.0".into());
+        let steps = install_steps(&record, "mamba");
         assert_eq!(steps[0], ["python3", "-m", "pip", "install", "--no-input", "probe @ file:///w/probe.whl"]);
         assert_eq!(steps[1], ["python3", "-m", "pip", "uninstall", "-y", "old"]);
+        assert_eq!(steps[2], ["mamba", "install", "-y", "numpy=2.1.0"]);
     }
 }

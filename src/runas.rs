@@ -1,8 +1,14 @@
 //! Who the notebook runs as, so files it writes into the folder belong to the host user.
 //!
-//! docker-stacks images start as root and switch to `NB_UID`/`NB_GID` themselves; any other
-//! image is simply run as the host user's `uid:gid`. Jupyter refuses to run as root unless
-//! told to, so for a root host user jenv mounts a one-line config that allows it.
+//! docker-stacks images start as root and their `start.sh` switches to `NB_UID`/`NB_GID`, adding
+//! the user to the image's `users` group (100) that owns `/opt/conda`. jenv hands them the host
+//! user's ids and runs `exec` as that uid *by number alone*: the engine then takes the user's
+//! primary and supplementary groups from the container's remapped `/etc/passwd` and `/etc/group`,
+//! exactly the groups the notebook server has. A root host user is mapped the way docker-stacks
+//! documents for rootless engines: `NB_USER=root NB_UID=0 NB_GID=0`.
+//!
+//! Any other image is simply run as the host user's `uid:gid`. Jupyter refuses to run as root
+//! unless told to, so for a root host user jenv mounts a small config that allows it.
 
 use std::path::PathBuf;
 
@@ -10,21 +16,27 @@ use anyhow::Result;
 
 use crate::state::{StateDir, write_atomic};
 
-/// Where the allow-root config folder is mounted in the container.
+/// Where the Jupyter config folder for root is mounted in the container.
 /// Under the tmpfs `/tmp`, so not even its mount point reaches a snapshot.
 pub const ALLOW_ROOT_CONFIG_TARGET: &str = "/tmp/jenv-jupyter-config";
 /// Jupyter's runtime files (kernel connections, server info) go here: writable by any uid,
 /// and outside the image's home so they are runtime noise, not part of the environment.
 const RUNTIME_DIR: &str = "JUPYTER_RUNTIME_DIR=/tmp/jupyter-runtime";
+/// docker-stacks' `start.sh` gives `NB_USER=root` this home. It must exist before `start.sh`
+/// runs, or the script copies `/home/jovyan` there, the mounted folder included.
+const STACKS_ROOT_HOME: &str = "/home/root";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunAs {
     /// The container's `User`.
     pub user: String,
-    /// The user `jenv exec` and `jenv shell` run as.
+    /// The user `jenv exec`, `jenv shell`, the watcher and rebuilds run commands as.
     pub exec_user: String,
     pub env: Vec<String>,
     pub allow_root: bool,
+    /// The container's working folder when it cannot be the mounted folder (docker-stacks as
+    /// root); Jupyter is then pointed at the mounted folder by its config.
+    pub working_dir: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -38,36 +50,44 @@ pub fn host_ids() -> HostIds {
     unsafe { HostIds { uid: libc::getuid(), gid: libc::getgid() } }
 }
 
+/// A docker-stacks image: its start script remaps the notebook user from `NB_UID`/`NB_GID`.
+pub fn is_docker_stacks(image_env: &[String]) -> bool {
+    image_env.iter().any(|e| e.starts_with("NB_UID="))
+}
+
 pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
     let HostIds { uid, gid } = host;
-    let ids = format!("{uid}:{gid}");
-    let docker_stacks = image_env.iter().any(|e| e.starts_with("NB_UID="));
     let mut env = vec![RUNTIME_DIR.to_string()];
-    let user = if docker_stacks {
-        env.extend([format!("NB_UID={uid}"), format!("NB_GID={gid}"), "CHOWN_HOME=yes".to_string()]);
-        "root".to_string()
-    } else {
-        ids.clone()
-    };
-    RunAs { user, exec_user: ids, env, allow_root: uid == 0 }
-}
-
-/// Who installs packages when jenv rebuilds an image: the image's own user for docker-stacks
-/// images (they own their conda tree), else the user the notebook runs as.
-pub fn install_user(image: &bollard::models::ImageConfig, run_as: &RunAs) -> String {
-    match image.user.as_deref() {
-        Some(user) if run_as.user == "root" && !user.is_empty() => user.to_string(),
-        _ => run_as.exec_user.clone(),
+    if uid == 0 {
+        // pip's advice against root installs is about the host's system Python, not a container.
+        env.push("PIP_ROOT_USER_ACTION=ignore".to_string());
     }
+    if !is_docker_stacks(image_env) {
+        let ids = format!("{uid}:{gid}");
+        return RunAs { user: ids.clone(), exec_user: ids, env, allow_root: uid == 0, working_dir: None };
+    }
+    let mut working_dir = None;
+    if uid == 0 {
+        env.extend(["NB_USER=root", "NB_UID=0", "NB_GID=0", "CHOWN_HOME=yes"].map(String::from));
+        env.push(format!("HOME={STACKS_ROOT_HOME}"));
+        working_dir = Some(STACKS_ROOT_HOME.to_string());
+    } else {
+        env.extend([format!("NB_UID={uid}"), format!("NB_GID={gid}"), "CHOWN_HOME=yes".to_string()]);
+    }
+    RunAs { user: "root".to_string(), exec_user: uid.to_string(), env, allow_root: uid == 0, working_dir }
 }
 
-/// Writes the config that lets Jupyter (classic notebook and jupyter-server) run as root and
-/// returns the folder to mount.
-pub fn write_allow_root_config(state: &StateDir) -> Result<PathBuf> {
-    let folder = state.path("jupyter-allow-root");
+/// Writes the Jupyter config that lets Jupyter (classic notebook and jupyter-server) run as root,
+/// serving `root_dir`, and returns the folder to mount. One folder per environment, as each
+/// serves its own mounted folder.
+pub fn write_allow_root_config(state: &StateDir, env_name: &str, root_dir: &str) -> Result<PathBuf> {
+    let folder = state.path("jupyter-config").join(env_name);
     std::fs::create_dir_all(&folder)?;
-    write_atomic(&folder.join("jupyter_notebook_config.json"), br#"{"NotebookApp": {"allow_root": true}}"#)?;
-    write_atomic(&folder.join("jupyter_server_config.json"), br#"{"ServerApp": {"allow_root": true}}"#)?;
+    let dir = serde_json::to_string(root_dir)?;
+    let notebook = format!(r#"{{"NotebookApp": {{"allow_root": true, "notebook_dir": {dir}}}}}"#);
+    let server = format!(r#"{{"ServerApp": {{"allow_root": true, "root_dir": {dir}}}}}"#);
+    write_atomic(&folder.join("jupyter_notebook_config.json"), notebook.as_bytes())?;
+    write_atomic(&folder.join("jupyter_server_config.json"), server.as_bytes())?;
     // Readable inside the container whatever user the image runs its start script as.
     for file in ["jupyter_notebook_config.json", "jupyter_server_config.json"] {
         set_mode(&folder.join(file), 0o644)?;
@@ -98,20 +118,33 @@ mod tests {
         assert_eq!(run_as.user, "1234:1234");
         assert_eq!(run_as.exec_user, "1234:1234");
         assert!(!run_as.allow_root);
+        assert_eq!(run_as.working_dir, None);
     }
 
     #[test]
-    fn docker_stacks_image_switches_user_itself() {
+    fn docker_stacks_image_switches_user_itself_and_exec_gets_its_groups() {
         let run_as = decide(&env(STACKS_ENV), HostIds { uid: 1234, gid: 50 });
         assert_eq!(run_as.user, "root");
         assert!(run_as.env.contains(&"NB_UID=1234".to_string()));
         assert!(run_as.env.contains(&"NB_GID=50".to_string()));
-        assert_eq!(run_as.exec_user, "1234:50");
+        // A bare uid: the engine looks the user up in the remapped /etc/passwd and /etc/group.
+        assert_eq!(run_as.exec_user, "1234");
+        assert_eq!(run_as.working_dir, None);
     }
 
     #[test]
-    fn root_host_user_allows_root_in_both_kinds() {
-        assert!(decide(&env(STACKS_ENV), HostIds { uid: 0, gid: 0 }).allow_root);
+    fn docker_stacks_as_root_uses_the_documented_root_mapping() {
+        let run_as = decide(&env(STACKS_ENV), HostIds { uid: 0, gid: 0 });
+        for expected in ["NB_USER=root", "NB_UID=0", "NB_GID=0", "HOME=/home/root", "PIP_ROOT_USER_ACTION=ignore"] {
+            assert!(run_as.env.contains(&expected.to_string()), "{expected} in {:?}", run_as.env);
+        }
+        assert_eq!(run_as.exec_user, "0");
+        assert!(run_as.allow_root);
+        assert_eq!(run_as.working_dir.as_deref(), Some("/home/root"));
+    }
+
+    #[test]
+    fn root_host_user_runs_plain_images_as_root() {
         let plain = decide(&[], HostIds { uid: 0, gid: 0 });
         assert!(plain.allow_root);
         assert_eq!(plain.user, "0:0");

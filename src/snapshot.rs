@@ -10,20 +10,37 @@ use bollard::models::{ImageConfig, ImageInspect};
 use crate::baseline::Listings;
 
 use crate::clock;
-use crate::engine::{ContainerSpec, label};
+use crate::engine::{ContainerSpec, EnvContainer, label};
 use crate::environment::Context;
+use crate::error::hinted;
+use crate::installers;
 use crate::packages::{self, Change, Manager};
+use crate::progress::Spinner;
 use crate::record::{self, Record, Records};
 
 /// overlay2 refuses images past 128 layers; flatten well before that.
 const DEFAULT_FLATTEN_LAYERS: usize = 100;
+/// Commits tried before giving up on a notebook whose packages keep changing.
+const COMMIT_ATTEMPTS: usize = 3;
+const INSTALLER_POLL: Duration = Duration::from_millis(250);
+const DEFAULT_INSTALLER_WAIT: Duration = Duration::from_secs(300);
+
+/// How long a snapshot waits for an install in the notebook: `JENV_SNAPSHOT_WAIT` seconds, else 5 minutes.
+fn installer_wait() -> Duration {
+    std::env::var("JENV_SNAPSHOT_WAIT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_INSTALLER_WAIT)
+}
 
 #[derive(Debug)]
 pub struct Snapshot {
     pub tag: String,
     pub image: String,
     pub size_added: i64,
-    pub paused: Duration,
+    /// How long the engine took to commit; the notebook kept running meanwhile.
+    pub committing: Duration,
     pub total: Duration,
     pub layers: usize,
     pub flattened: bool,
@@ -40,26 +57,23 @@ impl Context {
     /// to it, so the next `jenv up` starts from it.
     pub async fn snapshot(&self, message: &str, force_flatten: bool) -> Result<Snapshot> {
         let started = Instant::now();
-        let container = self.running_container().await?;
+        let _op = self.op_lock("jenv snapshot").await?;
+        let container = self.require_running(self.container().await?)?;
         let (baseline, before) = self.baseline_packages(&container).await?;
-        let listing = self.list_packages(&container, true).await?;
-        let now = self.parse(&listing);
-        let changes = packages::compare(&before, &now);
 
         let parent = self.engine.inspect_image(&container.image_id).await?.context("the notebook's image is gone")?;
+        let repository = &self.project.manifest.repository;
+        let created = clock::now_secs();
+        let tag = self.free_tag(created).await?;
+        let config = self.snapshot_config(parent.config.clone().unwrap_or_default(), &tag, created, message);
+        let (listing, image, committing) = self.commit_between_installs(&container, repository, &tag, &config).await?;
+        let now = self.parse(&listing);
+        let changes = packages::compare(&before, &now);
         let mut record = self.record_of(&baseline).await?;
         record.apply(&changes, |name, version| {
             let url = now.get(&(Manager::Pip, name.to_string())).and_then(|f| f.direct_url.clone());
             url.map_or_else(|| format!("{name}=={version}"), |url| format!("{name} @ {url}"))
         });
-
-        let repository = &self.project.manifest.repository;
-        let created = clock::now_secs();
-        let tag = self.free_tag(created).await?;
-        let config = self.snapshot_config(parent.config.clone().unwrap_or_default(), &tag, created, message);
-        let commit_started = Instant::now();
-        let image = self.engine.commit(&container.id, repository, &tag, config.clone()).await?;
-        let paused = commit_started.elapsed();
 
         let committed = self.engine.inspect_image(&image).await?.context("the snapshot image vanished")?;
         // The commit's own layer: what this snapshot stores beyond the image the notebook runs.
@@ -80,7 +94,67 @@ impl Context {
         record::write_lock(&self.project.folder, &record)?;
         Listings::new(&self.state).save(&image, &listing)?;
         self.update_record(|r| r.baseline = Some(image.clone()))?;
-        Ok(Snapshot { tag, image, size_added, paused, total: started.elapsed(), layers, flattened, changes })
+        Ok(Snapshot { tag, image, size_added, committing, total: started.elapsed(), layers, flattened, changes })
+    }
+
+    /// Commits the running notebook without pausing it, at a moment no package manager is at
+    /// work in it: waits while one runs, and if one ran during the commit (the package listing
+    /// moved, or an installer is running now), drops that image and commits again. Returns the
+    /// package listing the image holds, its ID and how long the commit took.
+    async fn commit_between_installs(
+        &self,
+        container: &EnvContainer,
+        repository: &str,
+        tag: &str,
+        config: &ImageConfig,
+    ) -> Result<(String, String, Duration)> {
+        for _ in 0..COMMIT_ATTEMPTS {
+            self.wait_for_installers(container).await?;
+            let listing = self.list_packages(container, true).await?;
+            let started = Instant::now();
+            let image = self.engine.commit(&container.id, repository, tag, config.clone(), false).await?;
+            let committing = started.elapsed();
+            let processes = self.engine.processes(&container.id).await?;
+            if installers::first_installer(&processes).is_none()
+                && self.parse(&self.list_packages(container, false).await?) == self.parse(&listing)
+            {
+                return Ok((listing, image, committing));
+            }
+            eprintln!("packages changed while the snapshot was committing; committing again");
+            self.engine.remove_image(&image).await?;
+        }
+        hinted!(
+            "let the installs in the notebook finish, then run `jenv snapshot` again",
+            "packages kept changing in the notebook during {COMMIT_ATTEMPTS} commits; no snapshot was taken"
+        )
+    }
+
+    /// Waits (saying so) while pip, conda, mamba or apt runs in the container; refuses after a while.
+    async fn wait_for_installers(&self, container: &EnvContainer) -> Result<()> {
+        let deadline = Instant::now() + installer_wait();
+        let mut spinner: Option<Spinner> = None;
+        loop {
+            let processes = self.engine.processes(&container.id).await?;
+            let Some(running) = installers::first_installer(&processes) else { break };
+            if Instant::now() >= deadline {
+                if let Some(spinner) = spinner.take() {
+                    spinner.finish();
+                }
+                hinted!(
+                    "wait for it to finish (or stop it), then run `jenv snapshot` again; JENV_SNAPSHOT_WAIT=SECONDS waits longer",
+                    "`{running}` is still running in the notebook after {}s; a snapshot now could hold a half-done install, so none was taken",
+                    installer_wait().as_secs()
+                );
+            }
+            if spinner.is_none() {
+                spinner = Some(Spinner::new(&format!("waiting for `{running}` to finish before the snapshot")));
+            }
+            tokio::time::sleep(INSTALLER_POLL).await;
+        }
+        if let Some(spinner) = spinner {
+            spinner.finish();
+        }
+        Ok(())
     }
 
     /// The record of the baseline image: its snapshot's record, or an empty record on the base.
@@ -167,6 +241,7 @@ impl Context {
             ports: Default::default(),
             tmpfs: vec!["/tmp".to_string()],
             entrypoint: Some(vec!["sleep".to_string(), "infinity".to_string()]),
+            cmd: None,
         }
     }
 }

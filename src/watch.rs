@@ -51,7 +51,7 @@ enum Event {
     InstallFailed { file: String, exit_code: i64 },
     Installed { file: String },
     PackagesChanged { changes: Vec<String> },
-    Snapshot { tag: String, size_added: i64, paused_ms: u128 },
+    Snapshot { tag: String, size_added: i64, commit_ms: u128 },
     Skipped { reason: String },
 }
 
@@ -79,7 +79,7 @@ impl Event {
                     changes.iter().map(|c| format!("\n  {c}")).collect::<String>()
                 )
             }
-            Event::Snapshot { tag, paused_ms, .. } => format!("snapshot {tag} taken (notebook paused {paused_ms} ms)"),
+            Event::Snapshot { tag, commit_ms, .. } => format!("snapshot {tag} taken (committed in {commit_ms} ms)"),
             Event::Skipped { reason } => reason.clone(),
         }
     }
@@ -336,7 +336,7 @@ impl Watcher<'_> {
         self.emit(Event::Snapshot {
             tag: snapshot.tag,
             size_added: snapshot.size_added,
-            paused_ms: snapshot.paused.as_millis(),
+            commit_ms: snapshot.committing.as_millis(),
         });
         Ok(())
     }

@@ -47,7 +47,7 @@ fn installed_packages_survive_through_a_snapshot_and_down_refuses_to_lose_them()
     let snapshot: serde_json::Value = serde_json::from_str(&snapshot).unwrap();
     let size_added = snapshot["size_added"].as_i64().unwrap();
     assert!(size_added < 5_000_000, "the pip cache leaked into the snapshot: {size_added} bytes added");
-    assert!(snapshot["paused_ms"].as_u64().unwrap() <= snapshot["total_ms"].as_u64().unwrap());
+    assert!(snapshot["commit_ms"].as_u64().unwrap() <= snapshot["total_ms"].as_u64().unwrap());
     let lock = std::fs::read_to_string(project.join(".jupyter-env.lock")).unwrap();
     assert!(lock.contains("jenv-probe @ file:///home/jovyan/work/dist/jenv_probe-1.0-py3-none-any.whl"), "{lock}");
     assert_eq!(sandbox.jenv(&project, &["diff"]).success().stdout(), "", "nothing pending after a snapshot");

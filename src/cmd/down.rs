@@ -32,7 +32,11 @@ pub enum Leave {
 /// Stops the notebook without losing work silently: changes since the last snapshot are
 /// snapshotted, discarded on request, or the stop is refused and the notebook keeps running.
 pub async fn stop_safely(ctx: &Context, leave: Leave) -> Result<ExitCode> {
-    let container = ctx.container().await?;
+    let container = match ctx.container().await? {
+        // Waits for a jenv snapshot that paused it, or explains a pause from outside jenv.
+        Some(container) if container.is_paused() => Some(ctx.running_container().await?),
+        other => other,
+    };
     let mut leave = leave;
     if let Some(container) = container.as_ref().filter(|_| leave == Leave::AskIfChanged) {
         if !container.is_running() {

@@ -13,7 +13,7 @@ struct SnapshotJson<'a> {
     tag: &'a str,
     image: &'a str,
     size_added: i64,
-    paused_ms: u128,
+    commit_ms: u128,
     total_ms: u128,
     layers: usize,
     flattened: bool,
@@ -34,12 +34,12 @@ pub async fn run(args: SnapshotArgs) -> Result<ExitCode> {
 pub fn report(ctx: &Context, snapshot: &Snapshot) {
     println!("{}:{}", ctx.project.manifest.repository, snapshot.tag);
     eprintln!(
-        "snapshot {} added {} ({} package change{}); notebook paused {} ms, {} layer{}{}",
+        "snapshot {} added {} ({} package change{}); committed in {} ms while the notebook kept running, {} layer{}{}",
         snapshot.tag,
         human_bytes(snapshot.size_added),
         snapshot.changes.len(),
         if snapshot.changes.len() == 1 { "" } else { "s" },
-        snapshot.paused.as_millis(),
+        snapshot.committing.as_millis(),
         snapshot.layers,
         if snapshot.layers == 1 { "" } else { "s" },
         if snapshot.flattened { " (flattened)" } else { "" },
@@ -52,7 +52,7 @@ fn json(snapshot: &Snapshot) -> SnapshotJson<'_> {
         tag: &snapshot.tag,
         image: &snapshot.image,
         size_added: snapshot.size_added,
-        paused_ms: snapshot.paused.as_millis(),
+        commit_ms: snapshot.committing.as_millis(),
         total_ms: snapshot.total.as_millis(),
         layers: snapshot.layers,
         flattened: snapshot.flattened,

@@ -24,6 +24,10 @@ pub struct Entry {
     /// Package changes since the notebook started from its image (this folder's status only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<usize>,
+    /// The jenv command working on this environment right now, e.g. `jenv snapshot (pid 42)`
+    /// (this folder's status only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub busy: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,6 +51,7 @@ impl Entry {
                 .collect(),
             url,
             changes: None,
+            busy: None,
         }
     }
 
@@ -65,6 +70,7 @@ impl Entry {
             ports: manifest.ports.iter().map(|(n, c)| (n.clone(), PortEntry { container: *c, host: 0 })).collect(),
             url: None,
             changes: None,
+            busy: None,
         }
     }
 }
@@ -86,17 +92,23 @@ pub async fn run(args: StatusArgs) -> Result<ExitCode> {
 async fn this_folder() -> Result<Entry> {
     let ctx = Context::load().await?;
     let tokens = known_tokens(&ctx.state);
-    Ok(match ctx.container().await? {
+    let busy = ctx.busy();
+    let mut entry = match ctx.container().await? {
         Some(container) => {
-            // Packages can only be listed in a running notebook.
-            let changes =
-                if container.is_running() { Some(ctx.pending_changes(&container).await?.len()) } else { None };
+            // Packages can only be listed in a running notebook, and not while a snapshot commits.
+            let changes = if container.is_running() && busy.is_none() {
+                Some(ctx.pending_changes(&container).await?.len())
+            } else {
+                None
+            };
             let mut entry = entry(&tokens, &ctx.engine, container).await?;
             entry.changes = changes;
             entry
         }
         None => Entry::absent(&ctx.project),
-    })
+    };
+    entry.busy = busy;
+    Ok(entry)
 }
 
 /// Every jenv container on the engine; needs no manifest, so it works from any folder.
@@ -112,12 +124,14 @@ async fn all() -> Result<Vec<Entry>> {
 }
 
 async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: EnvContainer) -> Result<Entry> {
-    let url = if container.is_running() { Some(url_of(tokens, engine, &container).await?) } else { None };
+    // A paused notebook serves again, at the same URL, the moment it is resumed.
+    let alive = container.is_running() || container.is_paused();
+    let url = if alive { Some(url_of(tokens, engine, &container).await?) } else { None };
     Ok(Entry::from_container(&container, url))
 }
 
 fn print_detail(entry: &Entry) {
-    println!("{}  {}", entry.name, entry.state);
+    println!("{}  {}", entry.name, state_words(entry));
     println!("  folder:    {}", entry.folder);
     println!("  container: {}", entry.container);
     println!("  image:     {}", entry.image);
@@ -136,6 +150,21 @@ fn print_detail(entry: &Entry) {
     match &entry.url {
         Some(url) => println!("  url:       {url}"),
         None => println!("  (start it with `jenv up`)"),
+    }
+}
+
+/// The state as a person needs it: what is happening, not only the engine's word for it.
+fn state_words(entry: &Entry) -> String {
+    match (&entry.busy, entry.state.as_str()) {
+        (Some(busy), "paused") if busy.starts_with("jenv snapshot") => {
+            format!("paused: snapshot in progress ({busy}); it resumes when the commit ends")
+        }
+        (Some(busy), state) => format!("{state}: {busy} in progress"),
+        (None, "paused") => format!(
+            "paused, not by jenv (`docker pause` or a `docker commit` still running); `docker unpause {}` resumes it",
+            entry.container
+        ),
+        (None, state) => state.to_string(),
     }
 }
 
