@@ -14,6 +14,7 @@ use bollard::models::{
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
     LogsOptions, RemoveContainerOptions, RemoveImageOptions, StopContainerOptions, TagImageOptions,
+    UploadToContainerOptions,
 };
 use futures_util::{Stream, StreamExt};
 
@@ -247,6 +248,17 @@ impl Engine {
         Ok(())
     }
 
+    /// Makes `path` in a created (not yet started) container a folder owned by `uid:gid`,
+    /// creating it if needed. Its contents keep their owners.
+    pub async fn own_folder(&self, container: &str, path: &str, uid: u32, gid: u32) -> Result<()> {
+        let tar = directory_tar(path, uid, gid).context("cannot describe the folder to create")?;
+        let options = UploadToContainerOptions { path: "/".to_string(), ..Default::default() };
+        self.docker
+            .upload_to_container(container, Some(options), bollard::body_full(tar.into()))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot give {path} in {container} to {uid}:{gid}: {}", describe(&e)))
+    }
+
     /// Starts a created container. Fails with [`StartError::PortTaken`] when the engine finds a
     /// host port already bound, so the caller can choose another.
     pub async fn start(&self, name: &str) -> Result<(), StartError> {
@@ -476,6 +488,29 @@ impl Engine {
     }
 }
 
+/// A tar archive holding one directory entry, `path` (absolute) owned by `uid:gid`, mode 0755.
+fn directory_tar(path: &str, uid: u32, gid: u32) -> Result<Vec<u8>> {
+    let name = format!("{}/", path.trim_matches('/'));
+    anyhow::ensure!(name.len() < 100 && name != "/", "`{path}` does not fit a tar header");
+    let mut header = [0u8; 512];
+    let mut put = |offset: usize, field: &[u8]| header[offset..offset + field.len()].copy_from_slice(field);
+    put(0, name.as_bytes());
+    put(100, b"0000755\0");
+    put(108, format!("{uid:07o}\0").as_bytes());
+    put(116, format!("{gid:07o}\0").as_bytes());
+    put(124, b"00000000000\0"); // size
+    put(136, format!("{:011o}\0", crate::clock::now_secs()).as_bytes());
+    put(148, b"        "); // the checksum counts itself as spaces
+    put(156, b"5"); // a directory
+    put(257, b"ustar\0");
+    put(263, b"00");
+    let checksum: u32 = header.iter().map(|&b| u32::from(b)).sum();
+    header[148..156].copy_from_slice(format!("{checksum:06o}\0 ").as_bytes());
+    let mut tar = header.to_vec();
+    tar.extend([0u8; 1024]); // two empty blocks end the archive
+    Ok(tar)
+}
+
 fn container_config(config: ImageConfig) -> ContainerConfig {
     ContainerConfig {
         user: config.user,
@@ -555,6 +590,22 @@ mod tests {
         let text = ports_label(&ports);
         assert_eq!(text, "jupyter=8888:8890,spark=4040:4041");
         assert_eq!(parse_ports_label(&text), ports);
+    }
+
+    #[test]
+    fn directory_tar_is_one_valid_ustar_entry() {
+        let tar = directory_tar("/home/jovyan", 1234, 100).unwrap();
+        assert_eq!(tar.len(), 512 + 1024);
+        assert_eq!(&tar[..13], b"home/jovyan/\0");
+        assert_eq!(&tar[108..116], b"0002322\0");
+        assert_eq!(&tar[116..124], b"0000144\0");
+        assert_eq!(tar[156], b'5');
+        let stored = std::str::from_utf8(&tar[148..154]).unwrap();
+        let mut blank = tar[..512].to_vec();
+        blank[148..156].copy_from_slice(b"        ");
+        let sum: u32 = blank.iter().map(|&b| u32::from(b)).sum();
+        assert_eq!(u32::from_str_radix(stored, 8).unwrap(), sum);
+        assert!(directory_tar("/", 1, 1).is_err());
     }
 
     #[test]

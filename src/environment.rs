@@ -217,6 +217,12 @@ impl Context {
             let host_ports = ports::allocate(wanted, &previous_ports, &taken, range, ports::is_bindable)?;
             let spec = self.spec(&image, &run_as, &token, &host_ports)?;
             self.engine.create(&spec).await?;
+            if let Some(claim) = &run_as.claim
+                && let Err(err) = self.engine.own_folder(&spec.name, &claim.path, claim.uid, claim.gid).await
+            {
+                self.engine.remove(&spec.name).await?;
+                return Err(err);
+            }
             match self.engine.start(&spec.name).await {
                 Ok(()) => {
                     let record = EnvRecord {

@@ -51,7 +51,13 @@ impl Context {
         helper.env = run_as.env.clone();
         helper.user = run_as.user.clone();
         self.engine.create(&helper).await?;
-        let rebuilt = self.install_and_commit(&helper.name, &run_as.exec_user, record, config).await;
+        let rebuilt = async {
+            if let Some(claim) = &run_as.claim {
+                self.engine.own_folder(&helper.name, &claim.path, claim.uid, claim.gid).await?;
+            }
+            self.install_and_commit(&helper.name, &run_as.exec_user, record, config).await
+        }
+        .await;
         self.engine.remove(&helper.name).await?;
         rebuilt
     }

@@ -37,6 +37,16 @@ pub struct RunAs {
     /// The container's working folder when it cannot be the mounted folder (docker-stacks as
     /// root); Jupyter is then pointed at the mounted folder by its config.
     pub working_dir: Option<String>,
+    /// A folder to hand to the host user before the container starts: the image's home, which a
+    /// plain image's own user owns, so that pip's cache and `--user` installs work.
+    pub claim: Option<HomeClaim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeClaim {
+    pub path: String,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -64,7 +74,17 @@ pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
     }
     if !is_docker_stacks(image_env) {
         let ids = format!("{uid}:{gid}");
-        return RunAs { user: ids.clone(), exec_user: ids, env, allow_root: uid == 0, working_dir: None };
+        let home = image_env.iter().find_map(|e| e.strip_prefix("HOME=")).filter(|h| h.starts_with('/') && *h != "/");
+        let claim = match home {
+            // Root's own home, so pip finds its cache owned by root.
+            _ if uid == 0 => {
+                env.push("HOME=/root".to_string());
+                None
+            }
+            Some(path) => Some(HomeClaim { path: path.to_string(), uid, gid }),
+            None => None,
+        };
+        return RunAs { user: ids.clone(), exec_user: ids, env, allow_root: uid == 0, working_dir: None, claim };
     }
     let mut working_dir = None;
     if uid == 0 {
@@ -74,7 +94,7 @@ pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
     } else {
         env.extend([format!("NB_UID={uid}"), format!("NB_GID={gid}"), "CHOWN_HOME=yes".to_string()]);
     }
-    RunAs { user: "root".to_string(), exec_user: uid.to_string(), env, allow_root: uid == 0, working_dir }
+    RunAs { user: "root".to_string(), exec_user: uid.to_string(), env, allow_root: uid == 0, working_dir, claim: None }
 }
 
 /// Writes the Jupyter config that lets Jupyter (classic notebook and jupyter-server) run as root,
@@ -113,12 +133,15 @@ mod tests {
     }
 
     #[test]
-    fn plain_image_runs_as_the_host_user() {
-        let run_as = decide(&env(&["PATH=/usr/bin"]), HostIds { uid: 1234, gid: 1234 });
+    fn plain_image_runs_as_the_host_user_who_gets_its_home() {
+        let run_as = decide(&env(&["PATH=/usr/bin", "HOME=/home/jovyan"]), HostIds { uid: 1234, gid: 1234 });
         assert_eq!(run_as.user, "1234:1234");
         assert_eq!(run_as.exec_user, "1234:1234");
         assert!(!run_as.allow_root);
         assert_eq!(run_as.working_dir, None);
+        assert_eq!(run_as.claim, Some(HomeClaim { path: "/home/jovyan".into(), uid: 1234, gid: 1234 }));
+        assert_eq!(decide(&env(&["HOME=/"]), HostIds { uid: 1234, gid: 1234 }).claim, None);
+        assert_eq!(decide(&[], HostIds { uid: 1234, gid: 1234 }).claim, None);
     }
 
     #[test]
@@ -145,8 +168,10 @@ mod tests {
 
     #[test]
     fn root_host_user_runs_plain_images_as_root() {
-        let plain = decide(&[], HostIds { uid: 0, gid: 0 });
+        let plain = decide(&env(&["HOME=/home/jovyan"]), HostIds { uid: 0, gid: 0 });
         assert!(plain.allow_root);
         assert_eq!(plain.user, "0:0");
+        assert_eq!(plain.claim, None);
+        assert!(plain.env.contains(&"HOME=/root".to_string()));
     }
 }

@@ -9,74 +9,11 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use common::watcher::Watch;
 use common::{Sandbox, make_wheel};
 use serde_json::Value;
 
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// A running `jenv watch --yes --json`, read event by event; stopped with Ctrl-C on drop.
-struct Watch {
-    child: Child,
-    events: Receiver<Value>,
-}
-
-impl Watch {
-    fn start(sandbox: &Sandbox, project: &Path) -> Watch {
-        let mut child = sandbox
-            .command(project, &["watch", "--yes", "--json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, events) = channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                let _ = tx.send(serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}")));
-            }
-        });
-        let watch = Watch { child, events };
-        watch.expect("watching", Duration::from_secs(30));
-        watch
-    }
-
-    /// Waits for the next event named `name`, failing on any unexpected install or snapshot.
-    #[track_caller]
-    fn expect(&self, name: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok(event) if event["event"] == name => return event,
-                Ok(event) => seen.push(event),
-                Err(RecvTimeoutError::Timeout) => panic!("no `{name}` within {timeout:?}; saw {seen:?}"),
-                Err(RecvTimeoutError::Disconnected) => panic!("the watcher exited; saw {seen:?}"),
-            }
-        }
-    }
-
-    /// Every event in the next `quiet` period.
-    fn drain(&self, quiet: Duration) -> Vec<Value> {
-        let mut events = Vec::new();
-        while let Ok(event) = self.events.recv_timeout(quiet) {
-            events.push(event);
-        }
-        events
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        // SAFETY: sending a signal to our own child process.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-    }
-}
 
 /// Saves like an editor: write a temp file beside the target, then rename it over.
 fn editor_save(path: &Path, text: &str) {

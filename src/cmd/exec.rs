@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -15,13 +16,15 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
 }
 
 /// An interactive shell needs a terminal on both ends; the docker CLI does that well, so it is
-/// used here rather than reimplementing raw-mode terminal handling.
+/// used here rather than reimplementing raw-mode terminal handling. Without a terminal the
+/// shell reads commands from stdin (`echo 'pip list' | jenv shell`).
 pub async fn shell() -> Result<ExitCode> {
     let ctx = Context::load().await?;
     let container = ctx.running_container().await?;
     let shell = "if command -v bash >/dev/null; then exec bash; else exec sh; fi";
+    let interactive = if std::io::stdin().is_terminal() { "-it" } else { "-i" };
     let status = std::process::Command::new("docker")
-        .args(["exec", "-it", "-u", &container.user, "-w", &container.mount, &container.id, "sh", "-c", shell])
+        .args(["exec", interactive, "-u", &container.user, "-w", &container.mount, &container.id, "sh", "-c", shell])
         .status();
     match status {
         Ok(status) => Ok(exit_code(status.code().unwrap_or(1).into())),

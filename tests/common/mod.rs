@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod kernel;
+pub mod watcher;
+
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,35 +19,72 @@ pub fn test_image() -> String {
     std::env::var("JENV_TEST_IMAGE").unwrap_or_else(|_| DEFAULT_TEST_IMAGE.to_string())
 }
 
+pub const STACKS_IMAGE: &str = "jenv-fixture/base-notebook:bookworm";
+
 pub struct Sandbox {
     dir: tempfile::TempDir,
     pub home: PathBuf,
+    /// The image `project` writes into manifests.
+    pub image: String,
+    /// Runs jenv as this host uid (and gid) instead of ours; needs root.
+    pub uid: Option<u32>,
 }
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        let image = test_image();
-        let present = Command::new("docker").args(["image", "inspect", &image]).output().unwrap();
-        assert!(present.status.success(), "test image {image} is missing: run scripts/build-test-image.sh");
+        Sandbox::for_image(&test_image(), None)
+    }
+
+    /// A sandbox whose projects use `image`, with jenv run as host user `uid` (through
+    /// `setpriv`, with the Docker socket's group) when given.
+    pub fn for_image(image: &str, uid: Option<u32>) -> Sandbox {
+        let present = Command::new("docker").args(["image", "inspect", image]).output().unwrap();
+        assert!(present.status.success(), "test image {image} is missing: run scripts/test.sh, which builds it");
         let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().canonicalize().unwrap().join("jenv-home");
-        Sandbox { dir, home }
+        let root = dir.path().canonicalize().unwrap();
+        let home = root.join("jenv-home");
+        if let Some(uid) = uid {
+            // The other user must reach its folders: the temp root is private to us otherwise.
+            std::fs::set_permissions(&root, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+            std::fs::create_dir(&home).unwrap();
+            std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
+        }
+        Sandbox { dir, home, image: image.to_string(), uid }
+    }
+
+    /// The uid jenv runs as in this sandbox.
+    pub fn host_uid(&self) -> u32 {
+        // SAFETY: getuid has no preconditions.
+        self.uid.unwrap_or_else(|| unsafe { libc::getuid() })
     }
 
     pub fn root(&self) -> PathBuf {
         self.dir.path().canonicalize().unwrap()
     }
 
-    /// A folder with a manifest for the test image.
+    /// A folder with a manifest for the sandbox's image, owned by the sandbox's user.
     pub fn project(&self, name: &str) -> PathBuf {
         let folder = self.root().join(name);
         std::fs::create_dir_all(&folder).unwrap();
-        self.jenv(&folder, &["init", "--image", &test_image()]).success();
+        if let Some(uid) = self.uid {
+            std::os::unix::fs::chown(&folder, Some(uid), Some(uid)).unwrap();
+        }
+        self.jenv(&folder, &["init", "--image", &self.image]).success();
         folder
     }
 
     pub fn command(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_jenv"));
+        let jenv = env!("CARGO_BIN_EXE_jenv");
+        let mut command = match self.uid {
+            None => Command::new(jenv),
+            Some(uid) => {
+                let mut command = Command::new("setpriv");
+                let groups = format!("--groups={}", docker_socket_gid());
+                command.args([format!("--reuid={uid}"), format!("--regid={uid}"), groups]).arg(jenv);
+                command.env("HOME", &self.home);
+                command
+            }
+        };
         command.args(args).current_dir(dir).env("JENV_HOME", &self.home).env_remove("JENV_PORT_RANGE");
         command
     }
@@ -184,6 +224,18 @@ pub fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -> bool
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The group that may use the Docker socket, given to jenv runs as other users.
+pub fn docker_socket_gid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/var/run/docker.sock").map(|m| m.gid()).unwrap_or(0)
+}
+
+/// True when the tests run as root, so they can run jenv as other users.
+pub fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions.
+    unsafe { libc::getuid() == 0 }
 }
 
 pub fn docker(args: &[&str]) -> String {

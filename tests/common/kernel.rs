@@ -1,0 +1,74 @@
+//! Running code in a notebook kernel the way the browser does: a kernel started through the
+//! REST API, an `execute_request` over the kernel's websocket, its output read back.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tungstenite::Message;
+
+use super::{NotebookUrl, http};
+
+/// What a cell printed, or the error it raised.
+#[derive(Debug)]
+pub struct CellOutput {
+    pub stdout: String,
+    pub error: Option<String>,
+}
+
+/// Opens a notebook session (as the browser does for `jenv-test.ipynb` in the served folder, so
+/// the kernel starts in that folder), runs `code`, ends the session and returns what it printed.
+#[track_caller]
+pub fn run_cell(url: &NotebookUrl, code: &str) -> CellOutput {
+    let session = r#"{"path": "jenv-test.ipynb", "type": "notebook", "name": "", "kernel": {"name": "python3"}}"#;
+    let (status, body) = http(url.port, "POST", &format!("/api/sessions?token={}", url.token), Some(session));
+    assert_eq!(status, 201, "starting a session: {body}");
+    let session: Value = serde_json::from_str(&body).unwrap();
+    let kernel = session["kernel"]["id"].as_str().unwrap().to_string();
+    let output = execute(url, &kernel, code);
+    let id = session["id"].as_str().unwrap();
+    http(url.port, "DELETE", &format!("/api/sessions/{id}?token={}", url.token), None);
+    output
+}
+
+fn execute(url: &NotebookUrl, kernel: &str, code: &str) -> CellOutput {
+    let address = format!("ws://127.0.0.1:{}/api/kernels/{kernel}/channels?token={}", url.port, url.token);
+    let (mut socket, _) = tungstenite::connect(address.as_str()).expect("the kernel's websocket");
+    if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_ref() {
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    let msg_id = format!("jenv-test-{}", std::process::id());
+    let request = json!({
+        "header": {"msg_id": msg_id, "username": "jenv-test", "session": "jenv-test", "msg_type": "execute_request",
+                   "version": "5.3", "date": "2026-01-01T00:00:00Z"},
+        "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+        "content": {"code": code, "silent": false, "store_history": false, "user_expressions": {},
+                    "allow_stdin": false, "stop_on_error": true},
+    });
+    socket.send(Message::text(request.to_string())).unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut output = CellOutput { stdout: String::new(), error: None };
+    loop {
+        assert!(Instant::now() < deadline, "the kernel did not finish the cell; so far: {output:?}");
+        let text = match socket.read() {
+            Ok(Message::Text(text)) => text.to_string(),
+            Ok(_) => continue,
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+            Err(e) => panic!("the kernel's websocket failed: {e}; so far: {output:?}"),
+        };
+        let message: Value = serde_json::from_str(&text).unwrap();
+        if message["parent_header"]["msg_id"] != msg_id.as_str() {
+            continue;
+        }
+        let content = &message["content"];
+        match message["header"]["msg_type"].as_str().unwrap_or_default() {
+            "stream" => output.stdout.push_str(content["text"].as_str().unwrap_or_default()),
+            "error" => output.error = Some(format!("{}: {}", content["ename"], content["evalue"])),
+            "status" if content["execution_state"] == "idle" => break,
+            _ => {}
+        }
+    }
+    let _ = socket.close(None);
+    output
+}
