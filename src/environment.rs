@@ -149,7 +149,12 @@ impl Context {
 
     /// Stops and removes the container and releases its lease, keeping the ports as preference.
     pub async fn down(&self) -> Result<bool> {
-        let _op = self.op_lock("jenv down").await?;
+        let op = self.op_lock("jenv down").await?;
+        self.down_locked(&op).await
+    }
+
+    /// [`Context::down`] for a caller that already holds the folder's operation lock.
+    pub async fn down_locked(&self, _op: &OpLock) -> Result<bool> {
         let existed = self.container().await?.is_some();
         let name = self.project.container_name();
         self.engine.stop(&name, STOP_TIMEOUT_SECS).await?;

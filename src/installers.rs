@@ -6,7 +6,8 @@ use std::path::Path;
 /// Installers whose work a snapshot must not cut in half.
 const INSTALLERS: &[&str] = &["pip", "conda", "mamba", "micromamba", "apt", "apt-get", "dpkg", "uv"];
 
-/// The installer a process command line runs, if any: `pip install x`, `/opt/conda/bin/pip3.11 ...`,
+/// The installer a process command line runs, if any: `pip install x`, a script run by its
+/// interpreter as the kernel shows it (`/opt/conda/bin/python3.11 /opt/conda/bin/pip install x`),
 /// `python3 -m pip ...`, or one started through a shell (`/bin/sh -c pip install x`, as a
 /// notebook's `!pip install` does).
 pub fn installer_in(command_line: &str) -> Option<&'static str> {
@@ -15,14 +16,17 @@ pub fn installer_in(command_line: &str) -> Option<&'static str> {
     if let Some(found) = known(program) {
         return Some(found);
     }
-    if program.starts_with("python") {
-        let module = words.windows(2).find(|w| w[0] == "-m").map(|w| w[1]);
-        return module.and_then(known);
+    let interpreter = program.starts_with("python") || matches!(program, "sh" | "bash" | "dash" | "zsh");
+    if !interpreter {
+        return None;
     }
-    if matches!(program, "sh" | "bash" | "dash" | "zsh") && words.get(1) == Some(&"-c") {
-        return words.get(2).and_then(|w| known(base(w.trim_start_matches(['"', '\'']))));
+    let args = &words[1..];
+    // `python -m pip`, `sh -c 'pip install'`: the word after the flag names what runs.
+    if let Some(pair) = args.windows(2).find(|w| w[0] == "-m" || w[0] == "-c") {
+        return known(base(pair[1].trim_start_matches(['"', '\''])));
     }
-    None
+    // `python /opt/conda/bin/pip install`: the first argument that is not an option is the script.
+    args.iter().find(|w| !w.starts_with('-')).and_then(|script| known(base(script)))
 }
 
 /// `pip3.11` and `pip3` are pip; `apt-get` is itself.
@@ -52,6 +56,9 @@ mod tests {
             ("/opt/conda/bin/python3.11 -m pip install -r requirements.txt", "pip"),
             ("/usr/bin/python3 -u -m pip uninstall -y six", "pip"),
             ("/opt/conda/bin/conda install -y numpy", "conda"),
+            ("/opt/conda/bin/python3.11 /opt/conda/bin/pip install ./x.whl", "pip"),
+            ("/usr/bin/python3 -u /usr/local/bin/mamba install numpy", "mamba"),
+            ("/bin/sh /tmp/pip install x", "pip"),
             ("mamba env update -f environment.yml", "mamba"),
             ("/bin/sh -c pip install requests", "pip"),
             ("bash -c 'conda install -y scipy'", "conda"),
@@ -68,6 +75,8 @@ mod tests {
             "/opt/conda/bin/python3.11 /opt/conda/bin/jupyter-lab",
             "/usr/bin/python3 -m ipykernel_launcher -f /tmp/k.json",
             "python3 -",
+            "python3 -c import pip",
+            "/opt/conda/bin/python3.11 /opt/conda/bin/jupyter-lab --no-browser",
             "tini -g -- start.sh",
             "sleep infinity",
             "vim pip.conf",

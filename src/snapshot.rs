@@ -14,6 +14,7 @@ use crate::engine::{ContainerSpec, EnvContainer, label};
 use crate::environment::Context;
 use crate::error::hinted;
 use crate::installers;
+use crate::oplock::OpLock;
 use crate::packages::{self, Change, Manager};
 use crate::progress::Spinner;
 use crate::record::{self, Record, Records};
@@ -56,8 +57,13 @@ impl Context {
     /// Commits the running notebook as a new tag of the folder's repository and moves `latest`
     /// to it, so the next `jenv up` starts from it.
     pub async fn snapshot(&self, message: &str, force_flatten: bool) -> Result<Snapshot> {
+        let op = self.op_lock("jenv snapshot").await?;
+        self.snapshot_locked(&op, message, force_flatten).await
+    }
+
+    /// [`Context::snapshot`] for a caller that already holds the folder's operation lock.
+    pub async fn snapshot_locked(&self, _op: &OpLock, message: &str, force_flatten: bool) -> Result<Snapshot> {
         let started = Instant::now();
-        let _op = self.op_lock("jenv snapshot").await?;
         let container = self.require_running(self.container().await?)?;
         let (baseline, before) = self.baseline_packages(&container).await?;
 

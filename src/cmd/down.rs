@@ -32,9 +32,11 @@ pub enum Leave {
 /// Stops the notebook without losing work silently: changes since the last snapshot are
 /// snapshotted, discarded on request, or the stop is refused and the notebook keeps running.
 pub async fn stop_safely(ctx: &Context, leave: Leave) -> Result<ExitCode> {
+    // Held throughout, so a snapshot in progress is waited for before changes are counted.
+    let op = ctx.op_lock("jenv down").await?;
     let container = match ctx.container().await? {
-        // Waits for a jenv snapshot that paused it, or explains a pause from outside jenv.
-        Some(container) if container.is_paused() => Some(ctx.running_container().await?),
+        // Under the lock, a paused notebook was paused outside jenv: say so.
+        Some(container) if container.is_paused() => Some(ctx.require_running(Some(container))?),
         other => other,
     };
     let mut leave = leave;
@@ -58,10 +60,10 @@ pub async fn stop_safely(ctx: &Context, leave: Leave) -> Result<ExitCode> {
         }
     }
     if leave == Leave::Snapshot && container.is_some() {
-        let snapshot = ctx.snapshot("taken by jenv down", false).await?;
+        let snapshot = ctx.snapshot_locked(&op, "taken by jenv down", false).await?;
         crate::cmd::snapshot::report(ctx, &snapshot);
     }
-    if ctx.down().await? {
+    if ctx.down_locked(&op).await? {
         eprintln!("stopped {}", ctx.project.container_name());
     } else {
         eprintln!("{} was not running", ctx.project.container_name());
