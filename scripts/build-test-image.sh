@@ -5,7 +5,8 @@
 set -euo pipefail
 
 IMAGE="${JENV_TEST_IMAGE:-jenv-test/notebook:bookworm}"
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# debootstrap's own default mirror unless DEBIAN_MIRROR names one.
+MIRROR=(${DEBIAN_MIRROR:+"$DEBIAN_MIRROR"})
 
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
   echo "test image $IMAGE already present"
@@ -27,7 +28,7 @@ trap cleanup EXIT
 echo "debootstrapping bookworm into $root"
 debootstrap --variant=minbase \
   --include=python3,python3-pip,python3-venv,tini,ca-certificates \
-  bookworm "$root" "$MIRROR" >/dev/null
+  bookworm "$root" "${MIRROR[@]}" >/dev/null
 
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # debootstrap cannot resolve the virtual dependencies of jupyter; apt inside the chroot can.
