@@ -8,8 +8,8 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerConfig, ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ExecConfig, HostConfig,
-    ImageConfig, ImageInspect, ImageSummary, Mount, MountType, PortBinding,
+    ContainerConfig, ContainerCreateBody, ContainerInspectResponse, ContainerSummary, DeviceRequest, ExecConfig,
+    HostConfig, ImageConfig, ImageInspect, ImageSummary, Mount, MountType, PortBinding,
 };
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
@@ -31,6 +31,10 @@ pub mod label {
     /// The `uid:gid` the notebook runs as; `exec` uses it too.
     pub const USER: &str = "jenv.user";
     pub const MOUNT: &str = "jenv.mount";
+    /// The UI the URL opens: `lab` or `tree`.
+    pub const UI: &str = "jenv.ui";
+    /// The manifest settings the container was created with (see `drift.rs`).
+    pub const SETTINGS: &str = "jenv.settings";
     /// Marks short-lived helper containers (`jenv.managed=helper`), never listed as environments.
     pub const HELPER: &str = "helper";
     /// On snapshot images: the tag, creation time (unix seconds) and message.
@@ -62,6 +66,17 @@ pub struct ContainerSpec {
     pub entrypoint: Option<Vec<String>>,
     /// Overrides only the image's command, keeping its entrypoint (helpers that start like the notebook).
     pub cmd: Option<Vec<String>>,
+    pub limits: Limits,
+}
+
+/// Resource limits and devices, as `docker run --memory --cpus --shm-size --gpus` set them.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    pub memory: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub shm_size: Option<i64>,
+    /// GPUs: `(count, device IDs)`; a count of -1 means all.
+    pub gpus: Option<(Option<i64>, Option<Vec<String>>)>,
 }
 
 /// A jenv container as the engine lists it, read back from its labels.
@@ -78,6 +93,10 @@ pub struct EnvContainer {
     pub mount: String,
     /// port name -> (container port, host port)
     pub ports: BTreeMap<String, (u16, u16)>,
+    /// The URL path of its UI (`lab` or `tree`).
+    pub ui: String,
+    /// The manifest settings it was created with, as its label holds them.
+    pub settings: String,
 }
 
 impl EnvContainer {
@@ -108,6 +127,8 @@ impl EnvContainer {
             user: get(label::USER),
             mount: get(label::MOUNT),
             ports: parse_ports_label(&get(label::PORTS)),
+            ui: get(label::UI),
+            settings: get(label::SETTINGS),
         })
     }
 }
@@ -236,6 +257,17 @@ impl Engine {
                 port_bindings: Some(port_bindings),
                 mounts: Some(mounts),
                 tmpfs: Some(spec.tmpfs.iter().map(|p| (p.clone(), "mode=1777".to_string())).collect()),
+                memory: spec.limits.memory,
+                nano_cpus: spec.limits.nano_cpus,
+                shm_size: spec.limits.shm_size,
+                device_requests: spec.limits.gpus.clone().map(|(count, device_ids)| {
+                    vec![DeviceRequest {
+                        count,
+                        device_ids,
+                        capabilities: Some(vec![vec!["gpu".to_string()]]),
+                        ..Default::default()
+                    }]
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -266,6 +298,14 @@ impl Engine {
             let text = describe(&e);
             if text.contains("port is already allocated") || text.contains("address already in use") {
                 StartError::PortTaken(text)
+            } else if text.contains("could not select device driver") {
+                StartError::Other(
+                    Hinted::new(
+                        format!("cannot start container {name}: the engine has no GPU runtime ({text})"),
+                        "install the NVIDIA Container Toolkit on the engine's host and restart the engine, or remove `gpus` from [resources] in .jupyter-env",
+                    )
+                    .into(),
+                )
             } else {
                 StartError::Other(anyhow::anyhow!("cannot start container {name}: {text}"))
             }

@@ -2,14 +2,15 @@
 //! that move it between "absent" and "running".
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
 use bollard::models::ImageInspect;
 
-use crate::engine::{ContainerSpec, Engine, EnvContainer, StartError, label, ports_label};
+use crate::drift;
+use crate::engine::{ContainerSpec, Engine, EnvContainer, Limits, StartError, label, ports_label};
 use crate::error::{Hinted, hinted};
 use crate::jupyter;
 use crate::manifest::{self, JUPYTER_PORT, Project};
@@ -17,6 +18,7 @@ use crate::oplock::{OpLock, OpLocks};
 use crate::ports::{self, PortRange};
 use crate::progress::Spinner;
 use crate::runas::{self, RunAs};
+use crate::settings::{self, Resources, Ui};
 use crate::state::{EnvRecord, Loaded, State, StateDir, StateLock};
 
 /// How often readiness is polled; short, so `jenv up` returns soon after Jupyter answers.
@@ -198,9 +200,16 @@ impl Context {
     /// Creates and starts the container under the state lock, so no other `jenv up` can lease
     /// the same host ports between choosing them and the engine binding them.
     async fn create(&self) -> Result<EnvContainer> {
+        // Everything the manifest names outside the image is checked before anything starts.
+        let settings = self.settings()?;
         let (image, inspected) = self.choose_image().await?;
         let image_env = inspected.config.and_then(|c| c.env).unwrap_or_default();
         let run_as = runas::decide(&image_env, runas::host_ids());
+        let ui = self.project.manifest.ui.unwrap_or(if runas::is_docker_stacks(&image_env) {
+            Ui::Lab
+        } else {
+            Ui::Notebook
+        });
         let range = PortRange::from_env()?;
 
         let lock = self.state.lock()?;
@@ -216,11 +225,11 @@ impl Context {
             _ => jupyter::new_token()?,
         };
         let previous_ports = previous.map(|r| r.ports.clone()).unwrap_or_default();
-        let wanted = &self.project.manifest.ports;
+        let wanted = &self.project.manifest.container_ports();
 
         for _ in 0..PORT_ATTEMPTS {
             let host_ports = ports::allocate(wanted, &previous_ports, &taken, range, ports::is_bindable)?;
-            let spec = self.spec(&image, &run_as, &token, &host_ports)?;
+            let spec = self.spec(&image, &run_as, &settings, ui, &token, &host_ports)?;
             self.engine.create(&spec).await?;
             if let Some(claim) = &run_as.claim
                 && let Err(err) = self.engine.own_folder(&spec.name, &claim.path, claim.uid, claim.gid).await
@@ -275,17 +284,38 @@ impl Context {
         Ok((base, inspected))
     }
 
+    /// What the manifest asks for beyond the image, resolved against this machine: the env
+    /// file read, extra mount sources found. Fails, naming the problem, before anything starts.
+    pub fn settings(&self) -> Result<Settings> {
+        let manifest = &self.project.manifest;
+        let folder = &self.project.folder;
+        let env = manifest.environment(folder)?;
+        let mounts = manifest.mounts.iter().map(|m| m.resolve(folder)).collect::<Result<Vec<_>>>()?;
+        let fingerprint = drift::fingerprint(manifest, &env, &mounts);
+        Ok(Settings { env, mounts, fingerprint })
+    }
+
+    /// The settings a container differs in from the manifest now (empty when it matches, or
+    /// when it predates the fingerprint label).
+    pub fn drift(&self, container: &EnvContainer) -> Result<Vec<String>> {
+        let Some(created) = drift::from_label(&container.settings) else { return Ok(Vec::new()) };
+        Ok(drift::differences(&created, &self.settings()?.fingerprint))
+    }
+
     fn spec(
         &self,
         image: &str,
         run_as: &RunAs,
+        settings: &Settings,
+        ui: Ui,
         token: &str,
         host_ports: &BTreeMap<String, u16>,
     ) -> Result<ContainerSpec> {
         let manifest = &self.project.manifest;
         let folder = self.project.folder.to_string_lossy().to_string();
+        let container_ports = manifest.container_ports();
         let ports_by_name: BTreeMap<String, (u16, u16)> =
-            manifest.ports.iter().map(|(name, container)| (name.clone(), (*container, host_ports[name]))).collect();
+            container_ports.iter().map(|(name, container)| (name.clone(), (*container, host_ports[name]))).collect();
         let labels = HashMap::from([
             (label::MANAGED.to_string(), "true".to_string()),
             (label::NAME.to_string(), manifest.name.clone()),
@@ -294,10 +324,16 @@ impl Context {
             (label::PORTS.to_string(), ports_label(&ports_by_name)),
             (label::USER.to_string(), run_as.exec_user.clone()),
             (label::MOUNT.to_string(), manifest.mount.clone()),
+            (label::UI.to_string(), ui.path().to_string()),
+            (label::SETTINGS.to_string(), drift::to_label(&settings.fingerprint)),
         ]);
         let mut env = run_as.env.clone();
+        env.extend(settings.env.iter().map(|(name, value)| format!("{name}={value}")));
         env.push(format!("JUPYTER_TOKEN={token}"));
         let mut binds = vec![(folder, manifest.mount.clone(), false)];
+        for (mount, source) in manifest.mounts.iter().zip(&settings.mounts) {
+            binds.push((source.display().to_string(), mount.target.clone(), mount.read_only));
+        }
         if run_as.allow_root {
             let config = runas::write_allow_root_config(&self.state, self.env_name(), &manifest.mount)?;
             env.push(format!("JUPYTER_CONFIG_PATH={}", runas::ALLOW_ROOT_CONFIG_TARGET));
@@ -311,10 +347,11 @@ impl Context {
             labels,
             binds,
             working_dir: run_as.working_dir.clone().unwrap_or_else(|| manifest.mount.clone()),
-            ports: manifest.ports.iter().map(|(name, container)| (*container, host_ports[name])).collect(),
+            ports: container_ports.iter().map(|(name, container)| (*container, host_ports[name])).collect(),
             tmpfs: vec!["/tmp".to_string()],
             entrypoint: None,
             cmd: None,
+            limits: limits(&manifest.resources)?,
         })
     }
 
@@ -366,6 +403,25 @@ impl Context {
     }
 }
 
+/// The manifest's settings resolved for one container; see [`Context::settings`].
+pub struct Settings {
+    /// Variables from the env file and `[env]`, `[env]` winning.
+    pub env: Vec<(String, String)>,
+    /// The extra mounts' sources as host paths, in manifest order.
+    pub mounts: Vec<PathBuf>,
+    pub fingerprint: drift::Fingerprint,
+}
+
+fn limits(resources: &Resources) -> Result<Limits> {
+    let bytes = |key: &str, text: &Option<String>| text.as_deref().map(|t| settings::parse_bytes(key, t)).transpose();
+    Ok(Limits {
+        memory: bytes("memory", &resources.memory)?,
+        nano_cpus: resources.nano_cpus(),
+        shm_size: bytes("shm_size", &resources.shm_size)?,
+        gpus: resources.gpus.as_ref().map(|g| g.request()),
+    })
+}
+
 fn ready_timeout() -> Duration {
     std::env::var("JENV_READY_TIMEOUT")
         .ok()
@@ -393,7 +449,7 @@ pub async fn url_of(tokens: &BTreeMap<String, String>, engine: &Engine, containe
         Some(token) => token.clone(),
         None => token_from_engine(engine, &container.id).await?.unwrap_or_default(),
     };
-    Ok(jupyter::url(port, &token))
+    Ok(jupyter::url(port, &container.ui, &token))
 }
 
 async fn token_from_engine(engine: &Engine, container: &str) -> Result<Option<String>> {
@@ -457,6 +513,8 @@ mod tests {
             user: "1000:100".into(),
             mount: "/home/jovyan/work".into(),
             ports: BTreeMap::from([("jupyter".to_string(), (8888, host))]),
+            ui: "tree".into(),
+            settings: String::new(),
         }
     }
 

@@ -16,8 +16,9 @@ pub fn new_token() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-pub fn url(host_port: u16, token: &str) -> String {
-    format!("http://127.0.0.1:{host_port}/?token={token}")
+/// The notebook's URL; `ui_path` (`lab`, `tree`, or empty for Jupyter's own default) picks the UI.
+pub fn url(host_port: u16, ui_path: &str, token: &str) -> String {
+    format!("http://127.0.0.1:{host_port}/{ui_path}?token={token}")
 }
 
 /// Asks Jupyter's `/api` on 127.0.0.1:`port` and returns the HTTP status, if any answer came.
@@ -56,7 +57,8 @@ mod tests {
 
     #[test]
     fn url_uses_loopback_and_token() {
-        assert_eq!(url(8890, "abc"), "http://127.0.0.1:8890/?token=abc");
+        assert_eq!(url(8890, "", "abc"), "http://127.0.0.1:8890/?token=abc");
+        assert_eq!(url(8890, "lab", "abc"), "http://127.0.0.1:8890/lab?token=abc");
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Hinted;
+use crate::settings::{self, MountSpec, PortSpec, Resources, Ui};
 
 pub const FILE_NAME: &str = ".jupyter-env";
 pub const DEFAULT_IMAGE: &str = "quay.io/jupyter/base-notebook:latest";
@@ -18,7 +19,8 @@ const DEFAULT_JUPYTER_PORT: u16 = 8888;
 const MAX_NAME_LEN: usize = 48;
 
 /// What `.jupyter-env` holds. Unknown keys are rejected so a typo never goes unnoticed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// (Plain values come before tables: TOML writes them in this order.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// This folder's environment name; the container is `jenv-<name>`.
@@ -30,8 +32,24 @@ pub struct Manifest {
     /// Where the folder is mounted inside the container.
     #[serde(default = "default_mount")]
     pub mount: String,
-    /// Named container ports to publish on 127.0.0.1; `jupyter` is the notebook itself.
-    pub ports: BTreeMap<String, u16>,
+    /// Which UI the printed URL opens; by default Lab on docker-stacks images, else the classic tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui: Option<Ui>,
+    /// A dotenv file, relative to the folder, whose variables the notebook gets (may be git-ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<String>,
+    /// Named container ports (or ranges, `"4040-4042"`) to publish on 127.0.0.1; `jupyter` is
+    /// the notebook itself.
+    pub ports: BTreeMap<String, PortSpec>,
+    /// Environment variables for the notebook, `jenv exec`, `jenv shell` and installs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Extra bind mounts (read-only unless `read_only = false`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountSpec>,
+    /// Memory, CPUs, shared memory and GPUs.
+    #[serde(default, skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
     /// What `jenv watch` follows.
     #[serde(default, skip_serializing_if = "WatchConfig::is_default")]
     pub watch: WatchConfig,
@@ -85,12 +103,18 @@ pub fn container_name(env_name: &str) -> String {
     format!("jenv-{env_name}")
 }
 
-/// The settings `jenv init` takes; `None` means "use the default".
-#[derive(Debug, Default)]
+/// The settings `jenv init` takes; `None` (or empty) means "use the default".
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct InitOptions {
     pub image: Option<String>,
     pub name: Option<String>,
-    pub ports: Vec<(String, u16)>,
+    pub mount: Option<String>,
+    pub ports: Vec<(String, PortSpec)>,
+    pub env: Vec<(String, String)>,
+    pub env_file: Option<String>,
+    pub mounts: Vec<MountSpec>,
+    pub resources: Resources,
+    pub ui: Option<Ui>,
 }
 
 impl Manifest {
@@ -100,14 +124,19 @@ impl Manifest {
             Some(name) => name,
             None => derive_name(folder),
         };
-        let mut ports = BTreeMap::from([(JUPYTER_PORT.to_string(), DEFAULT_JUPYTER_PORT)]);
+        let mut ports = BTreeMap::from([(JUPYTER_PORT.to_string(), PortSpec::One(DEFAULT_JUPYTER_PORT))]);
         ports.extend(options.ports);
         let manifest = Manifest {
             repository: format!("jenv/{name}"),
             name,
             image: options.image.unwrap_or_else(|| DEFAULT_IMAGE.to_string()),
-            mount: default_mount(),
+            mount: options.mount.unwrap_or_else(default_mount),
+            ui: options.ui,
+            env_file: options.env_file,
             ports,
+            env: options.env.into_iter().collect(),
+            mounts: options.mounts,
+            resources: options.resources,
             watch: WatchConfig::default(),
         };
         manifest.validate()?;
@@ -157,9 +186,9 @@ impl Manifest {
             )
             .into());
         }
-        if !self.ports.contains_key(JUPYTER_PORT) {
+        if !matches!(self.ports.get(JUPYTER_PORT), Some(PortSpec::One(_))) {
             return Err(Hinted::new(
-                "[ports] has no `jupyter` entry, so jenv cannot tell which port serves the notebook",
+                "[ports] has no single `jupyter` port, so jenv cannot tell which port serves the notebook",
                 "add `jupyter = 8888` under [ports]",
             )
             .into());
@@ -174,15 +203,33 @@ impl Manifest {
                 .into());
             }
         }
-        for (name, port) in &self.ports {
+        for name in self.ports.keys() {
             validate_port_name(name)?;
-            if *port == 0 {
-                return Err(
-                    Hinted::new(format!("port `{name}` is 0"), "give a container port between 1 and 65535").into()
-                );
-            }
         }
-        Ok(())
+        settings::expand_ports(&self.ports)?;
+        for name in self.env.keys() {
+            settings::validate_env_name(name, "[env]")?;
+        }
+        if self.env_file.as_deref().is_some_and(|f| f.trim().is_empty()) {
+            return Err(Hinted::new("`env_file` is empty", "name a dotenv file, e.g. `env_file = \".env\"`").into());
+        }
+        settings::validate_mounts(&self.mounts, &self.mount)?;
+        self.resources.validate()
+    }
+
+    /// Every container port to publish, one entry per port (ranges expanded).
+    pub fn container_ports(&self) -> BTreeMap<String, u16> {
+        settings::expand_ports(&self.ports).expect("validated when parsed")
+    }
+
+    /// The notebook's environment variables: the env file's, then `[env]` (which wins).
+    pub fn environment(&self, folder: &Path) -> Result<Vec<(String, String)>> {
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(file) = &self.env_file {
+            vars.extend(crate::dotenv::read(&folder.join(file))?);
+        }
+        vars.extend(self.env.clone());
+        Ok(vars.into_iter().collect())
     }
 }
 
@@ -281,7 +328,7 @@ mod tests {
         let manifest = Manifest::parse(&text, Path::new("/x/.jupyter-env")).unwrap();
         assert_eq!(manifest.image, DEFAULT_IMAGE);
         assert_eq!(manifest.mount, DEFAULT_MOUNT);
-        assert_eq!(manifest.ports, BTreeMap::from([("jupyter".to_string(), 8888)]));
+        assert_eq!(manifest.ports, BTreeMap::from([("jupyter".to_string(), PortSpec::One(8888))]));
         assert!(manifest.name.starts_with("analysis-"), "{}", manifest.name);
         assert_eq!(manifest.repository, format!("jenv/{}", manifest.name));
     }
@@ -347,7 +394,94 @@ mod tests {
     fn missing_jupyter_port_is_rejected() {
         let text = sample().replace("jupyter = 8888", "spark = 4040");
         let err = Manifest::parse(&text, Path::new("/p/.jupyter-env")).unwrap_err();
-        assert!(format!("{err:#}").contains("no `jupyter` entry"));
+        assert!(format!("{err:#}").contains("no single `jupyter` port"));
+    }
+
+    const RICH: &str = r#"
+ui = "lab"
+env_file = ".env"
+
+[ports]
+spark-ui = "4040-4042"
+
+[env]
+MODE = "dev"
+
+[[mounts]]
+source = "~/datasets"
+target = "/data"
+
+[[mounts]]
+source = "out"
+target = "/out"
+read_only = false
+
+[resources]
+memory = "8g"
+cpus = 2.5
+shm_size = "1g"
+gpus = ["0", "1"]
+"#;
+
+    /// A minimal manifest plus `extra`: its top-level keys, then its tables (`jupyter` added to [ports]).
+    fn with(extra: &str) -> Result<Manifest> {
+        let (top, tables) = extra.split_at(extra.find('[').unwrap_or(extra.len()));
+        let ports = if tables.contains("[ports]") { "" } else { "[ports]\njupyter = 8888\n" };
+        let tables = tables.replace("[ports]\n", "[ports]\njupyter = 8888\n");
+        let text = format!("name = \"x\"\nimage = \"i\"\nrepository = \"jenv/x\"\n{top}\n{ports}{tables}");
+        Manifest::parse(&text, Path::new("/p/.jupyter-env"))
+    }
+
+    #[test]
+    fn docker_run_keys_parse_and_round_trip() {
+        let manifest = with(RICH).unwrap();
+        assert_eq!(manifest.ui, Some(Ui::Lab));
+        assert_eq!(manifest.env["MODE"], "dev");
+        assert_eq!(manifest.mounts.len(), 2);
+        assert!(manifest.mounts[0].read_only, "extra mounts are read-only by default");
+        assert!(!manifest.mounts[1].read_only);
+        assert_eq!(manifest.resources.gpus, Some(settings::Gpus::Devices(vec!["0".into(), "1".into()])));
+        let ports: Vec<String> = manifest.container_ports().keys().cloned().collect();
+        assert_eq!(ports, ["jupyter", "spark-ui/4040", "spark-ui/4041", "spark-ui/4042"]);
+        let again = Manifest::parse(&manifest.to_toml(), Path::new("/p/m")).unwrap();
+        assert_eq!(again, manifest);
+    }
+
+    #[test]
+    fn bad_docker_run_keys_say_what_is_wrong() {
+        for (extra, expected) in [
+            ("ui = \"jupyterlab\"\n", "unknown variant `jupyterlab`"),
+            ("[resources]\nmemory = \"lots\"\n", "`memory = \"lots\"` is not a size"),
+            ("[resources]\ncpus = -1\n", "`cpus = -1` is not a CPU count"),
+            ("[resources]\ngpus = \"some\"\n", "`gpus = \"some\"` is not a GPU request"),
+            ("[resources]\nswap = \"1g\"\n", "unknown field `swap`"),
+            ("[env]\nJUPYTER_TOKEN = \"x\"\n", "`JUPYTER_TOKEN` is set by jenv"),
+            ("[env]\nPORT = 5432\n", "invalid type: integer"),
+            ("[[mounts]]\nsource = \"d\"\ntarget = \"rel\"\n", "`rel` is not an absolute container path"),
+            ("[[mounts]]\nsource = \"d\"\ntarget = \"/home/jovyan/work/d\"\n", "overlaps `/home/jovyan/work`"),
+            ("[[mounts]]\nsource = \"d\"\n", "missing field `target`"),
+        ] {
+            let err = with(extra).unwrap_err();
+            let text = format!("{err:#}");
+            let hint = err.chain().find_map(|e| e.downcast_ref::<Hinted>()).map(|h| h.hint.clone());
+            assert!(text.contains(expected), "{extra}: {text}");
+            assert!(text.contains("/p/.jupyter-env"), "names the file: {text}");
+            assert!(hint.is_some_and(|h| !h.is_empty()), "{extra}: says what to do");
+        }
+        let range = sample().replace("jupyter = 8888", "jupyter = 8888\nspark-ui = \"4042-4040\"");
+        let err = Manifest::parse(&range, Path::new("/p/.jupyter-env")).unwrap_err();
+        assert!(format!("{err:#}").contains("`spark-ui = \"4042-4040\"` is not a port range"), "{err:#}");
+    }
+
+    #[test]
+    fn the_environment_merges_the_env_file_under_env() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".env"), "MODE=prod\nAPI_KEY=s3cret\n").unwrap();
+        let manifest = with(RICH).unwrap();
+        let env = manifest.environment(dir.path()).unwrap();
+        assert_eq!(env, [("API_KEY".to_string(), "s3cret".to_string()), ("MODE".to_string(), "dev".to_string())]);
+        let err = manifest.environment(Path::new("/nonexistent")).unwrap_err();
+        assert!(format!("{err}").contains("cannot read the env file /nonexistent/.env"), "{err}");
     }
 
     #[test]

@@ -49,6 +49,8 @@ impl Context {
         helper.binds = vec![(self.project.folder.display().to_string(), mount.clone(), false)];
         helper.working_dir = run_as.working_dir.clone().unwrap_or(mount);
         helper.env = run_as.env.clone();
+        let settings = self.settings()?;
+        helper.env.extend(settings.env.iter().map(|(name, value)| format!("{name}={value}")));
         helper.user = run_as.user.clone();
         self.engine.create(&helper).await?;
         let rebuilt = async {

@@ -248,6 +248,7 @@ impl Context {
             tmpfs: vec!["/tmp".to_string()],
             entrypoint: Some(vec!["sleep".to_string(), "infinity".to_string()]),
             cmd: None,
+            limits: Default::default(),
         }
     }
 }

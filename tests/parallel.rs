@@ -47,7 +47,7 @@ fn six_folders_up_in_parallel_get_distinct_ports_while_8888_is_held() {
             .unwrap_or_else(|| panic!("{} missing from status --all", folder.display()));
         assert_eq!(entry["state"], "running");
         assert_eq!(entry["ports"]["jupyter"]["host"], url.port);
-        assert_eq!(entry["url"], format!("http://127.0.0.1:{}/?token={}", url.port, url.token));
+        assert_eq!(entry["url"], format!("http://127.0.0.1:{}/{}?token={}", url.port, url.ui, url.token));
     }
     let table = sandbox.jenv(&sandbox.root(), &["status", "--all"]).success().stdout();
     for folder in &folders {

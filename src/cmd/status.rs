@@ -28,6 +28,10 @@ pub struct Entry {
     /// (this folder's status only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub busy: Option<String>,
+    /// Settings in which the container differs from .jupyter-env now, by name (this folder's
+    /// status only; values are never shown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -52,6 +56,7 @@ impl Entry {
             url,
             changes: None,
             busy: None,
+            drift: Vec::new(),
         }
     }
 
@@ -67,10 +72,15 @@ impl Entry {
             container: project.container_name(),
             state: "absent".into(),
             image: manifest.image.clone(),
-            ports: manifest.ports.iter().map(|(n, c)| (n.clone(), PortEntry { container: *c, host: 0 })).collect(),
+            ports: manifest
+                .container_ports()
+                .into_iter()
+                .map(|(n, c)| (n, PortEntry { container: c, host: 0 }))
+                .collect(),
             url: None,
             changes: None,
             busy: None,
+            drift: Vec::new(),
         }
     }
 }
@@ -101,8 +111,10 @@ async fn this_folder() -> Result<Entry> {
             } else {
                 None
             };
+            let drift = ctx.drift(&container).unwrap_or_else(|err| vec![format!("unknown ({err})")]);
             let mut entry = entry(&tokens, &ctx.engine, container).await?;
             entry.changes = changes;
+            entry.drift = drift;
             entry
         }
         None => Entry::absent(&ctx.project),
@@ -140,6 +152,12 @@ fn print_detail(entry: &Entry) {
             0 => println!("  port:      {name} {} (not published)", port.container),
             host => println!("  port:      {name} {} -> 127.0.0.1:{host}", port.container),
         }
+    }
+    if !entry.drift.is_empty() {
+        println!(
+            "  differs:   the container no longer matches .jupyter-env: {} (`jenv up` recreates it)",
+            entry.drift.join(", ")
+        );
     }
     if let Some(changes) = entry.changes {
         println!(

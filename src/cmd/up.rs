@@ -10,6 +10,16 @@ use crate::watch::Options;
 
 pub async fn run(args: UpArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
+    if let Some(container) = ctx.container().await? {
+        let differs = ctx.drift(&container)?;
+        if !differs.is_empty() {
+            // Recreated only through the guard `down` uses: installs no snapshot holds are never lost silently.
+            eprintln!("the notebook no longer matches .jupyter-env ({}); recreating it", differs.join(", "));
+            if down::stop_safely(&ctx, Leave::AskIfChanged).await? != ExitCode::SUCCESS {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
     let running = ctx.up().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&crate::cmd::status::Entry::from_running(&running))?);

@@ -187,6 +187,8 @@ impl Run {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotebookUrl {
     pub port: u16,
+    /// The UI it opens: `lab`, `tree`, or empty.
+    pub ui: String,
     pub token: String,
 }
 
@@ -195,8 +197,9 @@ impl NotebookUrl {
     pub fn parse(text: &str) -> NotebookUrl {
         let line = text.trim();
         let rest = line.strip_prefix("http://127.0.0.1:").unwrap_or_else(|| panic!("not a loopback URL: {line:?}"));
-        let (port, token) = rest.split_once("/?token=").unwrap_or_else(|| panic!("no token in {line:?}"));
-        NotebookUrl { port: port.parse().unwrap(), token: token.to_string() }
+        let (port, rest) = rest.split_once('/').unwrap_or_else(|| panic!("no path in {line:?}"));
+        let (ui, token) = rest.split_once("?token=").unwrap_or_else(|| panic!("no token in {line:?}"));
+        NotebookUrl { port: port.parse().unwrap(), ui: ui.to_string(), token: token.to_string() }
     }
 }
 
