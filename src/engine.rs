@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use anyhow::{Context, Result};
-use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
@@ -16,8 +15,10 @@ use bollard::query_parameters::{
     LogsOptions, RemoveContainerOptions, RemoveImageOptions, StopContainerOptions, TagImageOptions,
     UploadToContainerOptions,
 };
+use bollard::{API_DEFAULT_VERSION, Docker};
 use futures_util::{Stream, StreamExt};
 
+use crate::endpoint::{Endpoint, Source};
 use crate::error::Hinted;
 
 /// Labels on every container jenv creates; they let the engine answer "which environments exist".
@@ -45,7 +46,11 @@ pub mod label {
 
 pub struct Engine {
     docker: Docker,
+    endpoint: Endpoint,
 }
+
+/// bollard's read/write timeout per request; long ones (pulls, commits) stream within it.
+const CONNECT_TIMEOUT_SECS: u64 = 120;
 
 /// Everything needed to create one environment's container.
 #[derive(Debug, Clone)]
@@ -153,18 +158,39 @@ pub struct ExecOutcome {
 }
 
 impl Engine {
-    /// Connects to `DOCKER_HOST` or the local socket and agrees on an API version the engine speaks.
+    /// Connects to the engine the docker CLI would use (see `endpoint.rs`) and agrees on an API
+    /// version it speaks: older engines reject newer clients.
     pub async fn connect() -> Result<Engine> {
-        let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
+        let endpoint = Endpoint::from_env()?;
         let unreachable = |reason: String| {
+            let hint = match &endpoint.source {
+                Source::DockerHost => {
+                    "start Docker (e.g. `sudo systemctl start docker`), or point DOCKER_HOST at a running engine".to_string()
+                }
+                Source::Context { name, .. } => format!(
+                    "start the engine behind the context `{name}`, or pick another with `docker context use` (`docker context ls` lists them)"
+                ),
+                Source::DefaultSocket => {
+                    "start Docker (e.g. `sudo systemctl start docker`), or choose another engine with DOCKER_HOST or `docker context use`".to_string()
+                }
+            };
             Hinted::new(
-                format!("cannot reach the Docker engine at {endpoint}: {reason}"),
-                "start Docker (e.g. `sudo systemctl start docker`), or point DOCKER_HOST at a running engine",
+                format!("cannot reach the Docker engine at {} (from {}): {reason}", endpoint.host, endpoint.source),
+                hint,
             )
         };
-        let docker = Docker::connect_with_defaults().map_err(|e| unreachable(e.to_string()))?;
+        let docker = match endpoint.unix_path() {
+            Some(path) => Docker::connect_with_unix(path, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION),
+            None => Docker::connect_with_http(&endpoint.host, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION),
+        };
+        let docker = docker.map_err(|e| unreachable(e.to_string()))?;
         let docker = docker.negotiate_version().await.map_err(|e| unreachable(describe(&e)))?;
-        Ok(Engine { docker })
+        Ok(Engine { docker, endpoint })
+    }
+
+    /// Where the engine is and why jenv chose it.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// Every jenv container on the engine, or only the one named `env_name`.

@@ -7,6 +7,7 @@ mod cmd;
 mod dockerrun;
 mod dotenv;
 mod drift;
+mod endpoint;
 mod engine;
 mod environment;
 mod error;

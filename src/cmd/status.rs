@@ -32,6 +32,9 @@ pub struct Entry {
     /// status only; values are never shown).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<String>,
+    /// The engine it is on and why jenv chose it, e.g. `unix:///var/run/docker.sock (default socket)`.
+    #[serde(skip)]
+    pub engine: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,6 +60,7 @@ impl Entry {
             changes: None,
             busy: None,
             drift: Vec::new(),
+            engine: String::new(),
         }
     }
 
@@ -81,6 +85,7 @@ impl Entry {
             changes: None,
             busy: None,
             drift: Vec::new(),
+            engine: String::new(),
         }
     }
 }
@@ -120,6 +125,8 @@ async fn this_folder() -> Result<Entry> {
         None => Entry::absent(&ctx.project),
     };
     entry.busy = busy;
+    let endpoint = ctx.engine.endpoint();
+    entry.engine = format!("{} ({})", endpoint.host, endpoint.source);
     Ok(entry)
 }
 
@@ -147,6 +154,7 @@ fn print_detail(entry: &Entry) {
     println!("  folder:    {}", entry.folder);
     println!("  container: {}", entry.container);
     println!("  image:     {}", entry.image);
+    println!("  engine:    {}", entry.engine);
     for (name, port) in &entry.ports {
         match port.host {
             0 => println!("  port:      {name} {} (not published)", port.container),

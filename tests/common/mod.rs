@@ -28,6 +28,9 @@ pub struct Sandbox {
     pub image: String,
     /// Runs jenv as this host uid (and gid) instead of ours; needs root.
     pub uid: Option<u32>,
+    /// Variables set (`Some`) or removed (`None`) for jenv and for the harness's own `docker`
+    /// commands, e.g. another engine's `DOCKER_HOST` or a private `DOCKER_CONFIG`.
+    env: Vec<(String, Option<String>)>,
 }
 
 impl Sandbox {
@@ -38,7 +41,15 @@ impl Sandbox {
     /// A sandbox whose projects use `image`, with jenv run as host user `uid` (through
     /// `setpriv`, with the Docker socket's group) when given.
     pub fn for_image(image: &str, uid: Option<u32>) -> Sandbox {
-        let present = Command::new("docker").args(["image", "inspect", image]).output().unwrap();
+        Sandbox::with_env(image, uid, &[])
+    }
+
+    /// A sandbox whose jenv runs and clean-up see `env` (`None` removes a variable), so both
+    /// reach the same engine: `DOCKER_HOST`, `DOCKER_CONTEXT`, `DOCKER_CONFIG`.
+    pub fn with_env(image: &str, uid: Option<u32>, env: &[(&str, Option<&str>)]) -> Sandbox {
+        let env: Vec<(String, Option<String>)> =
+            env.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect();
+        let present = apply_env(Command::new("docker"), &env).args(["image", "inspect", image]).output().unwrap();
         assert!(present.status.success(), "test image {image} is missing: run scripts/test.sh, which builds it");
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
@@ -49,7 +60,20 @@ impl Sandbox {
             std::fs::create_dir(&home).unwrap();
             std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
         }
-        Sandbox { dir, home, image: image.to_string(), uid }
+        Sandbox { dir, home, image: image.to_string(), uid, env }
+    }
+
+    /// `docker` on the sandbox's engine.
+    pub fn docker_command(&self) -> Command {
+        apply_env(Command::new("docker"), &self.env)
+    }
+
+    /// Runs `docker args` on the sandbox's engine and returns its stdout; fails the test if it fails.
+    #[track_caller]
+    pub fn docker(&self, args: &[&str]) -> String {
+        let out = self.docker_command().args(args).output().unwrap();
+        assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// The uid jenv runs as in this sandbox.
@@ -86,7 +110,7 @@ impl Sandbox {
             }
         };
         command.args(args).current_dir(dir).env("JENV_HOME", &self.home).env_remove("JENV_PORT_RANGE");
-        command
+        apply_env(command, &self.env)
     }
 
     pub fn jenv(&self, dir: &Path, args: &[&str]) -> Run {
@@ -109,7 +133,7 @@ impl Sandbox {
     /// IDs of the containers this sandbox's jenv created.
     pub fn containers(&self) -> Vec<String> {
         let filter = format!("label=jenv.home={}", self.home.display());
-        let out = Command::new("docker").args(["ps", "-aq", "--filter", &filter]).output().unwrap();
+        let out = self.docker_command().args(["ps", "-aq", "--filter", &filter]).output().unwrap();
         String::from_utf8(out.stdout).unwrap().split_whitespace().map(str::to_string).collect()
     }
 }
@@ -118,17 +142,27 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         let ids = self.containers();
         if !ids.is_empty() {
-            let _ = Command::new("docker").args(["rm", "-f", "-v"]).args(&ids).output();
+            let _ = self.docker_command().args(["rm", "-f", "-v"]).args(&ids).output();
         }
         let filter = format!("label=jenv.home={}", self.home.display());
-        if let Ok(out) = Command::new("docker").args(["images", "-q", "--filter", &filter]).output() {
+        if let Ok(out) = self.docker_command().args(["images", "-q", "--filter", &filter]).output() {
             let images: BTreeSet<String> =
                 String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
             if !images.is_empty() {
-                let _ = Command::new("docker").args(["rmi", "-f"]).args(&images).output();
+                let _ = self.docker_command().args(["rmi", "-f"]).args(&images).output();
             }
         }
     }
+}
+
+fn apply_env(mut command: Command, env: &[(String, Option<String>)]) -> Command {
+    for (key, value) in env {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    command
 }
 
 /// Writes a minimal pure-Python wheel into the project from inside the notebook (so the host
@@ -146,6 +180,11 @@ const MAKE_WHEEL: &str = include_str!("../data/make_wheel.py");
 pub struct Run(pub Output);
 
 impl Run {
+    /// Runs a command built with [`Sandbox::command`] and its extra settings.
+    pub fn from_command(command: &mut Command) -> Run {
+        Run(command.output().unwrap())
+    }
+
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.0.stdout).to_string()
     }

@@ -1,0 +1,379 @@
+//! Which engine jenv talks to, resolved the way the docker CLI resolves it: `DOCKER_HOST`, else
+//! `DOCKER_CONTEXT`, else `currentContext` in the docker config, else the default socket. Docker
+//! Desktop, colima, OrbStack, Rancher Desktop and podman machine all install a context, so jenv
+//! follows whatever `docker context use` chose.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Hinted, hinted};
+
+pub const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
+
+/// The engine address and why it was chosen (for messages and `jenv doctor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `unix:///path`, `tcp://host:port` or `http://host:port`.
+    pub host: String,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    DockerHost,
+    /// A named context, chosen by `DOCKER_CONTEXT` or by the config's `currentContext`.
+    Context {
+        name: String,
+        by: ChosenBy,
+    },
+    DefaultSocket,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChosenBy {
+    DockerContext,
+    /// `currentContext` in this config file.
+    Config,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::DockerHost => f.write_str("DOCKER_HOST"),
+            Source::Context { name, .. } => write!(f, "context {name}"),
+            Source::DefaultSocket => f.write_str("default socket"),
+        }
+    }
+}
+
+/// What resolution reads from the process environment, gathered once so tests can fake it.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub docker_host: Option<String>,
+    pub docker_context: Option<String>,
+    pub docker_tls_verify: bool,
+    /// `$DOCKER_CONFIG`, else `~/.docker`.
+    pub config_dir: PathBuf,
+}
+
+impl Inputs {
+    pub fn from_env() -> Inputs {
+        // The docker CLI treats an empty variable as unset.
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let home =
+            || var("HOME").map(PathBuf::from).or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().into()));
+        let config_dir =
+            var("DOCKER_CONFIG").map(PathBuf::from).unwrap_or_else(|| home().unwrap_or_default().join(".docker"));
+        Inputs {
+            docker_host: var("DOCKER_HOST"),
+            docker_context: var("DOCKER_CONTEXT"),
+            docker_tls_verify: var("DOCKER_TLS_VERIFY").is_some(),
+            config_dir,
+        }
+    }
+}
+
+impl Endpoint {
+    /// Resolves the endpoint from this process's environment and docker config.
+    pub fn from_env() -> Result<Endpoint> {
+        Endpoint::resolve(&Inputs::from_env())
+    }
+
+    pub fn resolve(inputs: &Inputs) -> Result<Endpoint> {
+        let endpoint = match (&inputs.docker_host, &inputs.docker_context) {
+            (Some(host), _) => {
+                let endpoint = Endpoint { host: host.clone(), source: Source::DockerHost };
+                if inputs.docker_tls_verify && endpoint.is_tcp() {
+                    hinted!(
+                        "unset DOCKER_TLS_VERIFY and use an engine reachable without TLS (e.g. its unix socket)",
+                        "DOCKER_TLS_VERIFY is set for {host}, and jenv does not speak TLS to engines yet"
+                    );
+                }
+                endpoint
+            }
+            (None, Some(name)) => context_endpoint(&inputs.config_dir, name, ChosenBy::DockerContext)?,
+            (None, None) => match current_context(&inputs.config_dir)? {
+                Some(name) => context_endpoint(&inputs.config_dir, &name, ChosenBy::Config)?,
+                None => Endpoint::default_socket(),
+            },
+        };
+        endpoint.check_scheme()?;
+        Ok(endpoint)
+    }
+
+    fn default_socket() -> Endpoint {
+        Endpoint { host: DEFAULT_SOCKET.to_string(), source: Source::DefaultSocket }
+    }
+
+    fn is_tcp(&self) -> bool {
+        self.host.starts_with("tcp://") || self.host.starts_with("http://")
+    }
+
+    /// The socket path of a `unix://` endpoint.
+    pub fn unix_path(&self) -> Option<&str> {
+        self.host.strip_prefix("unix://")
+    }
+
+    /// Only unix sockets and plain TCP are spoken; anything else is refused before connecting.
+    fn check_scheme(&self) -> Result<()> {
+        if self.unix_path().is_some() || self.is_tcp() {
+            return Ok(());
+        }
+        let scheme = self.host.split_once("://").map_or(self.host.as_str(), |(scheme, _)| scheme);
+        let hint = match scheme {
+            "ssh" => {
+                "forward the remote socket instead, e.g. `ssh -NL /tmp/remote-docker.sock:/var/run/docker.sock HOST`, and set DOCKER_HOST=unix:///tmp/remote-docker.sock"
+            }
+            _ => "use a unix:// socket or a tcp:// address without TLS",
+        };
+        hinted!(
+            hint,
+            "jenv cannot connect to {} (from {}): `{scheme}` engines are not supported yet",
+            self.host,
+            self.source
+        )
+    }
+}
+
+/// The config's `currentContext`, `None` for none or "default". A missing config is no context.
+fn current_context(config_dir: &Path) -> Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Config {
+        #[serde(rename = "currentContext", default)]
+        current_context: String,
+    }
+    let path = config_dir.join("config.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let config: Config = serde_json::from_str(&text).map_err(|e| {
+        Hinted::new(
+            format!("cannot read the docker config {}: {e}", path.display()),
+            "fix the file (it is JSON), or point DOCKER_CONFIG at another folder",
+        )
+    })?;
+    Ok(Some(config.current_context).filter(|name| !name.is_empty() && name != "default"))
+}
+
+/// The docker endpoint of context `name`, as `docker context create` stored it.
+fn context_endpoint(config_dir: &Path, name: &str, by: ChosenBy) -> Result<Endpoint> {
+    if name == "default" {
+        return Ok(Endpoint::default_socket());
+    }
+    #[derive(Deserialize)]
+    struct Meta {
+        #[serde(rename = "Endpoints", default)]
+        endpoints: Endpoints,
+    }
+    #[derive(Deserialize, Default)]
+    struct Endpoints {
+        docker: Option<DockerEndpoint>,
+    }
+    #[derive(Deserialize)]
+    struct DockerEndpoint {
+        #[serde(rename = "Host", default)]
+        host: String,
+        #[serde(rename = "SkipTLSVerify", default)]
+        skip_tls_verify: bool,
+    }
+    let hash = context_hash(name);
+    let path = config_dir.join("contexts/meta").join(&hash).join("meta.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (chosen, fix) = match by {
+                ChosenBy::DockerContext => {
+                    ("DOCKER_CONTEXT names".to_string(), "unset DOCKER_CONTEXT or set it to a context".to_string())
+                }
+                ChosenBy::Config => (
+                    format!("{} names", config_dir.join("config.json").display()),
+                    "switch with `docker context use default` or `docker context use NAME`".to_string(),
+                ),
+            };
+            hinted!(
+                format!("{fix} that `docker context ls` lists"),
+                "{chosen} the Docker context `{name}`, which does not exist (no {})",
+                path.display()
+            );
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let meta: Meta = serde_json::from_str(&text)
+        .with_context(|| format!("cannot read the context `{name}` ({})", path.display()))?;
+    let Some(docker) = meta.endpoints.docker.filter(|d| !d.host.is_empty()) else {
+        hinted!("see it with `docker context inspect {name}`", "the Docker context `{name}` has no Docker endpoint");
+    };
+    let endpoint = Endpoint { host: docker.host, source: Source::Context { name: name.to_string(), by } };
+    let tls = config_dir.join("contexts/tls").join(&hash).join("docker");
+    if endpoint.is_tcp() && (docker.skip_tls_verify || tls.is_dir()) {
+        hinted!(
+            "use a context whose endpoint is a unix socket or plain tcp://, or set DOCKER_HOST",
+            "the Docker context `{name}` uses TLS ({}), and jenv does not speak TLS to engines yet",
+            endpoint.host
+        );
+    }
+    Ok(endpoint)
+}
+
+/// The folder name a context is stored under: the hex sha256 of its name.
+fn context_hash(name: &str) -> String {
+    Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(dir: &Path) -> Inputs {
+        Inputs { config_dir: dir.to_path_buf(), ..Default::default() }
+    }
+
+    fn write_context(dir: &Path, name: &str, endpoint: &str) {
+        let meta = dir.join("contexts/meta").join(context_hash(name));
+        std::fs::create_dir_all(&meta).unwrap();
+        let json = format!(
+            r#"{{"Name":"{name}","Metadata":{{}},"Endpoints":{{"docker":{{"Host":"{endpoint}","SkipTLSVerify":false}}}}}}"#
+        );
+        std::fs::write(meta.join("meta.json"), json).unwrap();
+    }
+
+    fn set_current(dir: &Path, name: &str) {
+        std::fs::write(dir.join("config.json"), format!(r#"{{"auths":{{}},"currentContext":"{name}"}}"#)).unwrap();
+    }
+
+    fn message(err: anyhow::Error) -> String {
+        crate::error::render(&err)
+    }
+
+    #[test]
+    fn the_context_folder_is_the_sha256_of_its_name() {
+        // As `docker context create desktop-linux` stores it.
+        assert_eq!(context_hash("desktop-linux"), "fe9c6bd7a66301f49ca9b6a70b217107cd1284598bfc254700c989b916da791e");
+    }
+
+    #[test]
+    fn nothing_configured_means_the_default_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = Endpoint::resolve(&inputs(dir.path())).unwrap();
+        assert_eq!(endpoint, Endpoint { host: DEFAULT_SOCKET.into(), source: Source::DefaultSocket });
+        assert_eq!(endpoint.source.to_string(), "default socket");
+    }
+
+    #[test]
+    fn docker_host_wins_over_every_context() {
+        let dir = tempfile::tempdir().unwrap();
+        write_context(dir.path(), "colima", "unix:///colima.sock");
+        set_current(dir.path(), "colima");
+        let inputs = Inputs {
+            docker_host: Some("tcp://10.0.0.1:2375".into()),
+            docker_context: Some("colima".into()),
+            ..inputs(dir.path())
+        };
+        let endpoint = Endpoint::resolve(&inputs).unwrap();
+        assert_eq!(endpoint.host, "tcp://10.0.0.1:2375");
+        assert_eq!(endpoint.source.to_string(), "DOCKER_HOST");
+    }
+
+    #[test]
+    fn docker_context_wins_over_the_current_context() {
+        let dir = tempfile::tempdir().unwrap();
+        write_context(dir.path(), "colima", "unix:///colima.sock");
+        write_context(dir.path(), "orbstack", "unix:///orbstack.sock");
+        set_current(dir.path(), "orbstack");
+        let inputs = Inputs { docker_context: Some("colima".into()), ..inputs(dir.path()) };
+        let endpoint = Endpoint::resolve(&inputs).unwrap();
+        assert_eq!(endpoint.host, "unix:///colima.sock");
+        assert_eq!(endpoint.source, Source::Context { name: "colima".into(), by: ChosenBy::DockerContext });
+        assert_eq!(endpoint.source.to_string(), "context colima");
+    }
+
+    #[test]
+    fn the_current_context_is_read_from_config_json() {
+        let dir = tempfile::tempdir().unwrap();
+        write_context(dir.path(), "orbstack", "unix:///orbstack.sock");
+        set_current(dir.path(), "orbstack");
+        let endpoint = Endpoint::resolve(&inputs(dir.path())).unwrap();
+        assert_eq!(endpoint.host, "unix:///orbstack.sock");
+        assert_eq!(endpoint.source, Source::Context { name: "orbstack".into(), by: ChosenBy::Config });
+        assert_eq!(endpoint.unix_path(), Some("/orbstack.sock"));
+    }
+
+    #[test]
+    fn the_default_context_is_the_default_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        set_current(dir.path(), "default");
+        assert_eq!(Endpoint::resolve(&inputs(dir.path())).unwrap().source, Source::DefaultSocket);
+        let inputs = Inputs { docker_context: Some("default".into()), ..inputs(dir.path()) };
+        assert_eq!(Endpoint::resolve(&inputs).unwrap().host, DEFAULT_SOCKET);
+    }
+
+    #[test]
+    fn a_config_without_current_context_means_the_default_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), r#"{"auths":{"ghcr.io":{}}}"#).unwrap();
+        assert_eq!(Endpoint::resolve(&inputs(dir.path())).unwrap().source, Source::DefaultSocket);
+    }
+
+    #[test]
+    fn a_missing_context_is_named_with_how_to_fix_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = Inputs { docker_context: Some("nope".into()), ..inputs(dir.path()) };
+        let err = message(Endpoint::resolve(&inputs).unwrap_err());
+        assert!(
+            err.starts_with("error: DOCKER_CONTEXT names the Docker context `nope`, which does not exist"),
+            "{err}"
+        );
+        assert!(
+            err.contains("hint: unset DOCKER_CONTEXT or set it to a context that `docker context ls` lists"),
+            "{err}"
+        );
+
+        set_current(dir.path(), "gone");
+        let err = message(Endpoint::resolve(&super::tests::inputs(dir.path())).unwrap_err());
+        assert!(err.contains("config.json names the Docker context `gone`, which does not exist"), "{err}");
+        assert!(err.contains("hint: switch with `docker context use default`"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_config_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), "{ not json").unwrap();
+        let err = message(Endpoint::resolve(&inputs(dir.path())).unwrap_err());
+        assert!(err.contains("cannot read the docker config") && err.contains("config.json"), "{err}");
+    }
+
+    #[test]
+    fn tls_and_ssh_endpoints_are_refused_plainly() {
+        let dir = tempfile::tempdir().unwrap();
+        write_context(dir.path(), "remote", "tcp://10.0.0.1:2376");
+        std::fs::create_dir_all(dir.path().join("contexts/tls").join(context_hash("remote")).join("docker")).unwrap();
+        let inputs = Inputs { docker_context: Some("remote".into()), ..inputs(dir.path()) };
+        let err = message(Endpoint::resolve(&inputs).unwrap_err());
+        assert!(err.contains("context `remote` uses TLS"), "{err}");
+
+        let ssh = Inputs { docker_host: Some("ssh://me@box".into()), ..super::tests::inputs(dir.path()) };
+        let err = message(Endpoint::resolve(&ssh).unwrap_err());
+        assert!(err.contains("`ssh` engines are not supported yet"), "{err}");
+
+        let tls = Inputs {
+            docker_host: Some("tcp://10.0.0.1:2376".into()),
+            docker_tls_verify: true,
+            ..super::tests::inputs(dir.path())
+        };
+        assert!(message(Endpoint::resolve(&tls).unwrap_err()).contains("DOCKER_TLS_VERIFY"));
+    }
+
+    #[test]
+    fn a_plain_tcp_context_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        write_context(dir.path(), "lan", "tcp://10.0.0.1:2375");
+        let inputs = Inputs { docker_context: Some("lan".into()), ..inputs(dir.path()) };
+        assert_eq!(Endpoint::resolve(&inputs).unwrap().host, "tcp://10.0.0.1:2375");
+    }
+}
