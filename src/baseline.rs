@@ -10,6 +10,7 @@ use crate::engine::EnvContainer;
 use crate::environment::Context;
 use crate::error::hinted;
 use crate::packages::{self, Change, Installed};
+use crate::runenv::RunEnv;
 use crate::state::{Loaded, StateDir, write_atomic};
 
 /// Listings per image ID, kept in jenv's state: an image never changes, so neither does its listing.
@@ -40,7 +41,8 @@ impl Context {
     /// Lists the packages in the running container (removing pip's caches first if `clean`).
     pub async fn list_packages(&self, container: &EnvContainer, clean: bool) -> Result<String> {
         let script = packages::listing_script(clean);
-        let (code, text) = self.engine.exec_capture(&container.id, &container.user, &["sh", "-c", &script]).await?;
+        let env = RunEnv::of(container).exec_env()?;
+        let (code, text) = self.engine.exec_capture(&container.exec_target(&env), &["sh", "-c", &script]).await?;
         if code != 0 {
             hinted!("check that the image has python3 and sh", "cannot list the notebook's packages: {}", text.trim());
         }

@@ -114,6 +114,11 @@ impl EnvContainer {
         self.state == "paused"
     }
 
+    /// This container as the target of a command run as its notebook user, with `env`.
+    pub fn exec_target<'a>(&'a self, env: &'a [String]) -> ExecTarget<'a> {
+        ExecTarget { container: &self.id, user: &self.user, env }
+    }
+
     pub fn host_port(&self, name: &str) -> Option<u16> {
         self.ports.get(name).map(|(_, host)| *host)
     }
@@ -150,6 +155,13 @@ pub fn parse_ports_label(text: &str) -> BTreeMap<String, (u16, u16)> {
             Some((name.to_string(), (container.parse().ok()?, host.parse().ok()?)))
         })
         .collect()
+}
+
+/// Where and as whom a command runs in a container, with which extra variables (`NAME=value`).
+pub struct ExecTarget<'a> {
+    pub container: &'a str,
+    pub user: &'a str,
+    pub env: &'a [String],
 }
 
 /// Output of a command run inside a container.
@@ -384,14 +396,13 @@ impl Engine {
     /// stderr with `to_stderr`, when stdout is reserved for JSON), and returns its exit code.
     pub async fn exec(
         &self,
-        container: &str,
-        user: &str,
+        target: &ExecTarget<'_>,
         working_dir: &str,
         cmd: &[String],
         to_stderr: bool,
     ) -> Result<ExecOutcome> {
         let exit_code = self
-            .run_exec(container, user, Some(working_dir), cmd.to_vec(), |chunk| match chunk {
+            .run_exec(target, Some(working_dir), cmd.to_vec(), |chunk| match chunk {
                 LogChunk::Stdout(bytes) if to_stderr => LogChunk::Stderr(bytes).write_to_terminal(),
                 chunk => chunk.write_to_terminal(),
             })
@@ -400,11 +411,11 @@ impl Engine {
     }
 
     /// Runs `cmd` and collects its output instead of printing it.
-    pub async fn exec_capture(&self, container: &str, user: &str, cmd: &[&str]) -> Result<(i64, String)> {
+    pub async fn exec_capture(&self, target: &ExecTarget<'_>, cmd: &[&str]) -> Result<(i64, String)> {
         let mut text = String::new();
         let cmd = cmd.iter().map(|s| s.to_string()).collect();
         let code = self
-            .run_exec(container, user, None, cmd, |chunk| {
+            .run_exec(target, None, cmd, |chunk| {
                 let (LogChunk::Stdout(bytes) | LogChunk::Stderr(bytes)) = chunk;
                 text.push_str(&String::from_utf8_lossy(&bytes));
                 Ok(())
@@ -415,16 +426,17 @@ impl Engine {
 
     async fn run_exec(
         &self,
-        container: &str,
-        user: &str,
+        target: &ExecTarget<'_>,
         working_dir: Option<&str>,
         cmd: Vec<String>,
         mut sink: impl FnMut(LogChunk) -> std::io::Result<()>,
     ) -> Result<i64> {
+        let container = target.container;
         let config = ExecConfig {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
-            user: Some(user.to_string()),
+            user: Some(target.user.to_string()),
+            env: Some(target.env.to_vec()),
             working_dir: working_dir.map(str::to_string),
             cmd: Some(cmd),
             ..Default::default()
@@ -448,11 +460,17 @@ impl Engine {
 
     /// The command lines of the processes running in a container.
     pub async fn processes(&self, container: &str) -> Result<Vec<String>> {
-        let top = self
-            .docker
-            .top_processes(container, None::<bollard::query_parameters::TopOptions>)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot list the processes in {container}: {}", describe(&e)))?;
+        let top = |ps_args: Option<&str>| {
+            let options = ps_args.map(|a| bollard::query_parameters::TopOptions { ps_args: a.to_string() });
+            self.docker.top_processes(container, options)
+        };
+        let top = match top(None).await {
+            // Podman's Docker API runs `ps -ef` inside the container by default and, when the image
+            // has no `ps`, answers 200 with an empty body; its own descriptors need no `ps`.
+            Err(DockerError::JsonDataError { .. } | DockerError::JsonSerdeError { .. }) => top(Some("pid,args")).await,
+            other => other,
+        }
+        .map_err(|e| anyhow::anyhow!("cannot list the processes in {container}: {}", describe(&e)))?;
         // Docker calls the column CMD, Podman COMMAND; either way it is the last one.
         let column = top.titles.as_ref().and_then(|t| t.iter().position(|t| t == "CMD" || t == "COMMAND"));
         Ok(top

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
-use bollard::models::ImageInspect;
+use bollard::models::{ImageConfig, ImageInspect};
 
 use crate::drift;
 use crate::engine::{ContainerSpec, Engine, EnvContainer, Limits, StartError, label, ports_label};
@@ -18,6 +18,7 @@ use crate::oplock::{OpLock, OpLocks};
 use crate::ports::{self, PortRange};
 use crate::progress::Spinner;
 use crate::runas::{self, RunAs};
+use crate::runenv::{self, RunEnv};
 use crate::settings::{self, Resources, Ui};
 use crate::state::{EnvRecord, Loaded, State, StateDir, StateLock};
 
@@ -203,7 +204,8 @@ impl Context {
         // Everything the manifest names outside the image is checked before anything starts.
         let settings = self.settings()?;
         let (image, inspected) = self.choose_image().await?;
-        let image_env = inspected.config.and_then(|c| c.env).unwrap_or_default();
+        let image_config = inspected.config.clone().unwrap_or_default();
+        let image_env = image_config.env.clone().unwrap_or_default();
         let run_as = runas::decide(&image_env, runas::host_ids());
         let ui = self.project.manifest.ui.unwrap_or(if runas::is_docker_stacks(&image_env) {
             Ui::Lab
@@ -229,7 +231,8 @@ impl Context {
 
         for _ in 0..PORT_ATTEMPTS {
             let host_ports = ports::allocate(wanted, &previous_ports, &taken, range, ports::is_bindable)?;
-            let spec = self.spec(&image, &run_as, &settings, ui, &token, &host_ports)?;
+            let started_as = StartedAs { image: &image, config: &image_config, run_as: &run_as, ui };
+            let spec = self.spec(&started_as, &settings, &token, &host_ports)?;
             self.engine.create(&spec).await?;
             if let Some(claim) = &run_as.claim
                 && let Err(err) = self.engine.own_folder(&spec.name, &claim.path, claim.uid, claim.gid).await
@@ -304,13 +307,12 @@ impl Context {
 
     fn spec(
         &self,
-        image: &str,
-        run_as: &RunAs,
+        started_as: &StartedAs,
         settings: &Settings,
-        ui: Ui,
         token: &str,
         host_ports: &BTreeMap<String, u16>,
     ) -> Result<ContainerSpec> {
+        let StartedAs { image, config, run_as, ui } = *started_as;
         let manifest = &self.project.manifest;
         let folder = self.project.folder.to_string_lossy().to_string();
         let container_ports = manifest.container_ports();
@@ -327,32 +329,50 @@ impl Context {
             (label::UI.to_string(), ui.path().to_string()),
             (label::SETTINGS.to_string(), drift::to_label(&settings.fingerprint)),
         ]);
-        let mut env = run_as.env.clone();
-        env.extend(settings.env.iter().map(|(name, value)| format!("{name}={value}")));
-        env.push(format!("JUPYTER_TOKEN={token}"));
+        let mut vars = self.run_vars(run_as, settings);
+        vars.push((runenv::TOKEN.to_string(), token.to_string()));
+        let vars_file = RunEnv::new(&self.state.root, self.env_name()).write(&vars)?;
         let mut binds = vec![(folder, manifest.mount.clone(), false)];
+        binds.push((vars_file.display().to_string(), runenv::TARGET.to_string(), true));
         for (mount, source) in manifest.mounts.iter().zip(&settings.mounts) {
             binds.push((source.display().to_string(), mount.target.clone(), mount.read_only));
         }
         if run_as.allow_root {
             let config = runas::write_allow_root_config(&self.state, self.env_name(), &manifest.mount)?;
-            env.push(format!("JUPYTER_CONFIG_PATH={}", runas::ALLOW_ROOT_CONFIG_TARGET));
             binds.push((config.to_string_lossy().to_string(), runas::ALLOW_ROOT_CONFIG_TARGET.to_string(), true));
         }
+        let entrypoint = config.entrypoint.as_deref().unwrap_or_default();
         Ok(ContainerSpec {
             name: self.project.container_name(),
             image: image.to_string(),
             user: run_as.user.clone(),
-            env,
+            // Nothing beyond the image's own: jenv's variables come from the file, see runenv.rs.
+            env: Vec::new(),
             labels,
             binds,
             working_dir: run_as.working_dir.clone().unwrap_or_else(|| manifest.mount.clone()),
             ports: container_ports.iter().map(|(name, container)| (*container, host_ports[name])).collect(),
             tmpfs: vec!["/tmp".to_string()],
-            entrypoint: None,
+            entrypoint: Some(runenv::wrapped_entrypoint(entrypoint, config.cmd.as_deref().unwrap_or_default())),
             cmd: None,
             limits: limits(&manifest.resources)?,
         })
+    }
+
+    /// The variables a container of this environment runs with (the token aside): the user
+    /// mapping, the allow-root config, then the manifest's `[env]` and env file.
+    pub fn run_vars(&self, run_as: &RunAs, settings: &Settings) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = run_as
+            .env
+            .iter()
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        if run_as.allow_root {
+            vars.push(("JUPYTER_CONFIG_PATH".to_string(), runas::ALLOW_ROOT_CONFIG_TARGET.to_string()));
+        }
+        vars.extend(settings.env.iter().cloned());
+        vars
     }
 
     /// Polls Jupyter's `/api` until it answers. If the container dies or the deadline passes,
@@ -403,6 +423,15 @@ impl Context {
     }
 }
 
+/// What a new container starts from: the image, its config, who it runs as and the UI.
+#[derive(Clone, Copy)]
+struct StartedAs<'a> {
+    image: &'a str,
+    config: &'a ImageConfig,
+    run_as: &'a RunAs,
+    ui: Ui,
+}
+
 /// The manifest's settings resolved for one container; see [`Context::settings`].
 pub struct Settings {
     /// Variables from the env file and `[env]`, `[env]` winning.
@@ -447,7 +476,11 @@ pub async fn url_of(tokens: &BTreeMap<String, String>, engine: &Engine, containe
     let port = container.host_port(JUPYTER_PORT).context("the container has no jupyter port label")?;
     let token = match tokens.get(&container.name).filter(|t| !t.is_empty()) {
         Some(token) => token.clone(),
-        None => token_from_engine(engine, &container.id).await?.unwrap_or_default(),
+        None => match RunEnv::of(container).token() {
+            Some(token) => token,
+            // A container from before jenv kept its variables in a file.
+            None => token_from_engine(engine, &container.id).await?.unwrap_or_default(),
+        },
     };
     Ok(jupyter::url(port, &container.ui, &token))
 }

@@ -7,10 +7,12 @@ use anyhow::{Context as _, Result};
 use bollard::models::ImageConfig;
 
 use crate::clock;
+use crate::engine::ExecTarget;
 use crate::environment::Context;
 use crate::error::{Hinted, hinted};
 use crate::record::{self, LOCK_FILE, Record, Records};
 use crate::runas;
+use crate::runenv::{self, RunEnv};
 
 const HELPER_START_TIMEOUT: Duration = Duration::from_secs(60);
 const HELPER_POLL: Duration = Duration::from_millis(100);
@@ -43,21 +45,27 @@ impl Context {
         // Started as the notebook is (same entrypoint, user and environment), only idling instead
         // of serving, so installs run with the notebook user's identity and groups.
         let mount = self.project.manifest.mount.clone();
-        let mut helper = self.helper_spec(base, "rebuild");
-        helper.entrypoint = None;
-        helper.cmd = Some(vec!["sleep".into(), "infinity".into()]);
-        helper.binds = vec![(self.project.folder.display().to_string(), mount.clone(), false)];
-        helper.working_dir = run_as.working_dir.clone().unwrap_or(mount);
-        helper.env = run_as.env.clone();
+        // Its variables come from a file, as the notebook's do, so the commit holds none of them.
         let settings = self.settings()?;
-        helper.env.extend(settings.env.iter().map(|(name, value)| format!("{name}={value}")));
+        let vars = RunEnv::new(&self.state.root, &format!("{}-rebuild", self.env_name()));
+        let vars_file = vars.write(&self.run_vars(&run_as, &settings))?;
+        let mut helper = self.helper_spec(base, "rebuild");
+        let idle = ["sleep".to_string(), "infinity".to_string()];
+        helper.entrypoint = Some(runenv::wrapped_entrypoint(config.entrypoint.as_deref().unwrap_or_default(), &idle));
+        helper.binds = vec![
+            (self.project.folder.display().to_string(), mount.clone(), false),
+            (vars_file.display().to_string(), runenv::TARGET.to_string(), true),
+        ];
+        helper.working_dir = run_as.working_dir.clone().unwrap_or(mount);
         helper.user = run_as.user.clone();
+        let exec_env = vars.exec_env()?;
         self.engine.create(&helper).await?;
         let rebuilt = async {
             if let Some(claim) = &run_as.claim {
                 self.engine.own_folder(&helper.name, &claim.path, claim.uid, claim.gid).await?;
             }
-            self.install_and_commit(&helper.name, &run_as.exec_user, record, config).await
+            let target = ExecTarget { container: &helper.name, user: &run_as.exec_user, env: &exec_env };
+            self.install_and_commit(&target, record, config).await
         }
         .await;
         self.engine.remove(&helper.name).await?;
@@ -85,12 +93,12 @@ impl Context {
     }
 
     /// Refuses before installing anything when the record needs conda and the image has none.
-    async fn check_conda(&self, helper: &str, user: &str, record: &Record) -> Result<Option<String>> {
+    async fn check_conda(&self, target: &ExecTarget<'_>, record: &Record) -> Result<Option<String>> {
         if record.conda.is_empty() && record.conda_removed.is_empty() {
             return Ok(None);
         }
         let probe = ["sh", "-c", "command -v mamba || command -v conda"];
-        let (code, found) = self.engine.exec_capture(helper, user, &probe).await?;
+        let (code, found) = self.engine.exec_capture(target, &probe).await?;
         if code == 0 && !found.trim().is_empty() {
             return Ok(Some(found.trim().rsplit('/').next().unwrap_or("conda").to_string()));
         }
@@ -105,16 +113,16 @@ impl Context {
 
     async fn install_and_commit(
         &self,
-        helper: &str,
-        user: &str,
+        target: &ExecTarget<'_>,
         mut record: Record,
         config: ImageConfig,
     ) -> Result<Record> {
+        let helper = target.container;
         self.start_idle_helper(helper).await?;
-        let conda = self.check_conda(helper, user, &record).await?;
+        let conda = self.check_conda(target, &record).await?;
         for step in install_steps(&record, conda.as_deref().unwrap_or("conda")) {
             eprintln!("$ {}", step.join(" "));
-            let outcome = self.engine.exec(helper, user, &self.project.manifest.mount, &step, true).await?;
+            let outcome = self.engine.exec(target, &self.project.manifest.mount, &step, true).await?;
             if outcome.exit_code != 0 {
                 hinted!(
                     "fix the failing entry in .jupyter-env.lock (or make its source reachable) and run `jenv rebuild` again",

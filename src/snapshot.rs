@@ -209,6 +209,11 @@ impl Context {
         labels.insert(label::SNAPSHOT_TAG.into(), tag.into());
         labels.insert(label::SNAPSHOT_CREATED.into(), created.to_string());
         labels.insert(label::SNAPSHOT_MESSAGE.into(), message.into());
+        // The engine merges the container's labels into the commit; blank the container-only
+        // ones so no run-time detail (ports, user, settings) is kept in the image.
+        for key in [label::PORTS, label::USER, label::MOUNT, label::UI, label::SETTINGS] {
+            labels.insert(key.into(), String::new());
+        }
         config
     }
 

@@ -24,6 +24,7 @@ use crate::engine::EnvContainer;
 use crate::environment::Context;
 use crate::packages::Change;
 use crate::requirements::{self, Kind, Status};
+use crate::runenv::RunEnv;
 
 /// Quiet time after the last file event before acting: long enough to merge an editor's burst.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -268,8 +269,9 @@ impl Watcher<'_> {
         let mount = &self.ctx.project.manifest.mount;
         let working_dir = folder.map_or_else(|| mount.clone(), |f| format!("{mount}/{}", f.display()));
         self.emit(Event::InstallStarted { file: name.clone(), command: command.join(" "), at_ms: unix_millis() });
+        let env = RunEnv::of(container).exec_env()?;
         let outcome =
-            self.ctx.engine.exec(&container.id, &container.user, &working_dir, &command, self.options.json).await?;
+            self.ctx.engine.exec(&container.exec_target(&env), &working_dir, &command, self.options.json).await?;
         if outcome.exit_code != 0 {
             self.emit(Event::InstallFailed { file: name, exit_code: outcome.exit_code });
             return Ok(());
@@ -315,8 +317,8 @@ impl Watcher<'_> {
             return Ok(dirs.clone());
         }
         let script = "import site, sys; print('\\n'.join([p for p in sys.path if p] + [site.getusersitepackages()]))";
-        let (_, text) =
-            self.ctx.engine.exec_capture(&container.id, &container.user, &["python3", "-c", script]).await?;
+        let env = RunEnv::of(container).exec_env()?;
+        let (_, text) = self.ctx.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
         let mount = format!("{}/", self.ctx.project.manifest.mount.trim_end_matches('/'));
         let mut dirs: Vec<String> = text
             .lines()

@@ -5,9 +5,9 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::sync::mpsc::channel;
+use std::time::Duration;
 
 use common::watcher::Watch;
 use common::{Sandbox, make_wheel};

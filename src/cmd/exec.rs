@@ -6,12 +6,14 @@ use anyhow::Result;
 use crate::cli::ExecArgs;
 use crate::environment::Context;
 use crate::error::hinted;
+use crate::runenv::RunEnv;
 
 /// Runs a command as the notebook user in the mounted folder and passes on its exit code.
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
     let container = ctx.running_container().await?;
-    let outcome = ctx.engine.exec(&container.id, &container.user, &container.mount, &args.command, false).await?;
+    let env = RunEnv::of(&container).exec_env()?;
+    let outcome = ctx.engine.exec(&container.exec_target(&env), &container.mount, &args.command, false).await?;
     Ok(exit_code(outcome.exit_code))
 }
 
@@ -23,8 +25,17 @@ pub async fn shell() -> Result<ExitCode> {
     let container = ctx.running_container().await?;
     let shell = "if command -v bash >/dev/null; then exec bash; else exec sh; fi";
     let interactive = if std::io::stdin().is_terminal() { "-it" } else { "-i" };
+    // `-e NAME` takes the value from the docker CLI's own environment, so no value shows in `ps`.
+    let env: Vec<(String, String)> = RunEnv::of(&container)
+        .exec_env()?
+        .into_iter()
+        .filter_map(|pair| pair.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
     let status = std::process::Command::new("docker")
-        .args(["exec", interactive, "-u", &container.user, "-w", &container.mount, &container.id, "sh", "-c", shell])
+        .args(["exec", interactive, "-u", &container.user, "-w", &container.mount])
+        .args(env.iter().flat_map(|(name, _)| ["-e", name.as_str()]))
+        .args([&container.id, "sh", "-c", shell])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .status();
     match status {
         Ok(status) => Ok(exit_code(status.code().unwrap_or(1).into())),
