@@ -9,6 +9,7 @@ use crate::engine::label;
 use crate::environment::Context;
 use crate::error::hinted;
 use crate::record::{self, Records};
+use crate::reference;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
@@ -32,19 +33,21 @@ impl Context {
     /// The folder's snapshots, newest first.
     pub async fn history(&self) -> Result<Vec<Entry>> {
         let repository = &self.project.manifest.repository;
-        let prefix = format!("{repository}:");
         let current = self.engine.inspect_image(&format!("{repository}:latest")).await?.and_then(|i| i.id);
         let records = Records::new(&self.state, self.env_name());
         let mut entries = Vec::new();
         for image in self.engine.images_labelled(label::NAME, self.env_name()).await? {
-            for tag in image.repo_tags.iter().filter_map(|t| t.strip_prefix(&prefix)).filter(|t| *t != "latest") {
+            // Spelled `docker.io/jenv/x:TAG` by Podman, `jenv/x:TAG` by Docker.
+            let tags = image.repo_tags.iter().filter_map(|t| reference::tag_in(t, repository));
+            for tag in tags.filter(|t| t != "latest") {
                 let created = image.labels.get(label::SNAPSHOT_CREATED).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let size_added = records.load(&tag)?.map(|r| r.size_added);
                 entries.push(Entry {
-                    tag: tag.to_string(),
+                    tag,
                     image: image.id.clone(),
                     created,
                     message: image.labels.get(label::SNAPSHOT_MESSAGE).cloned().unwrap_or_default(),
-                    size_added: records.load(tag)?.map(|r| r.size_added),
+                    size_added,
                     current: current.as_deref() == Some(image.id.as_str()),
                 });
             }
