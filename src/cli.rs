@@ -45,6 +45,33 @@ pub enum Command {
     Rebuild,
     /// Watch requirement files and in-notebook installs; offer to install and snapshot
     Watch(WatchArgs),
+    /// Print the shell script that completes jenv's commands, flags and snapshot tags
+    Completions(CompletionsArgs),
+    /// Print jenv's man page (or write one page per command with --dir)
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: ShellArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write jenv.1 and one page per command (jenv-up.1, ...) into this folder instead
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +173,7 @@ pub struct JsonArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The snapshot tag (default: the one before the current snapshot)
+    #[arg(add = clap_complete::ArgValueCompleter::new(crate::complete::snapshot_tags))]
     pub tag: Option<String>,
 }
 

@@ -4,6 +4,7 @@ mod baseline;
 mod cli;
 mod clock;
 mod cmd;
+mod complete;
 mod dockerrun;
 mod dotenv;
 mod drift;
@@ -38,10 +39,13 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    complete::answer_if_asked();
     let cli = Cli::parse();
     let result = match cli.command {
         // `init` needs no engine, so it needs no runtime either.
         Command::Init(args) => cmd::init::run(args),
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::Man(args) => cmd::man::run(args),
         command => runtime().and_then(|rt| rt.block_on(dispatch(command))),
     };
     result.unwrap_or_else(|err| {
@@ -56,7 +60,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Init(_) => unreachable!("handled without a runtime"),
+        Command::Init(_) | Command::Completions(_) | Command::Man(_) => unreachable!("handled without a runtime"),
         Command::Up(args) => cmd::up::run(args).await,
         Command::Down(args) => cmd::down::run(args).await,
         Command::Status(args) => cmd::status::run(args).await,

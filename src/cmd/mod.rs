@@ -1,10 +1,12 @@
 //! One module per subcommand; each turns parsed arguments into calls on the core modules.
 
+pub mod completions;
 pub mod down;
 pub mod exec;
 pub mod history;
 pub mod init;
 pub mod logs;
+pub mod man;
 pub mod snapshot;
 pub mod status;
 pub mod up;
