@@ -11,6 +11,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run, so the size of `init`'s many flags costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a .jupyter-env manifest in the current folder
@@ -45,10 +47,21 @@ pub enum Command {
     Rebuild,
     /// Watch requirement files and in-notebook installs; offer to install and snapshot
     Watch(WatchArgs),
+    /// Trust this folder's .jupyter-env, so commands may run what it names
+    Trust(TrustArgs),
+    /// Forget that you trusted this folder's .jupyter-env
+    Untrust,
     /// Print the shell script that completes jenv's commands, flags and snapshot tags
     Completions(CompletionsArgs),
     /// Print jenv's man page (or write one page per command with --dir)
     Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Show the manifest (or what changed since you trusted it) and whether it is trusted; change nothing
+    #[arg(long)]
+    pub show: bool,
 }
 
 #[derive(Debug, Args)]
@@ -101,17 +114,26 @@ pub struct InitArgs {
     /// Extra bind mount, as SOURCE:TARGET[:rw] (read-only unless :rw; repeatable)
     #[arg(long = "mount", value_name = "SRC:DST[:rw]", value_parser = parse_mount)]
     pub mounts: Vec<MountSpec>,
-    /// GPUs to request: all, a count, or comma-separated device IDs
-    #[arg(long, value_name = "all|N|ID,ID")]
+    /// Dotenv file of variables for the notebook, relative to the folder (e.g. .env)
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<String>,
+    /// GPUs to request, as docker run takes them: all, a count, or device=ID,ID
+    #[arg(long, value_name = "all|N|device=ID,ID")]
     pub gpus: Option<String>,
     /// Memory limit, e.g. 8g
     #[arg(long)]
     pub memory: Option<String>,
+    /// CPU limit, e.g. 2.5
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Size of /dev/shm, e.g. 1g (PyTorch data loaders need more than the 64m default)
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
     /// Which UI the printed URL opens (default: Lab on docker-stacks images, else the classic tree)
     #[arg(long, value_enum)]
     pub ui: Option<UiArg>,
     /// Build the manifest from a `docker run ...` line (an alias you used so far)
-    #[arg(long, value_name = "'docker run ...'", conflicts_with_all = ["image", "ports", "env", "mounts", "gpus", "memory"])]
+    #[arg(long, value_name = "'docker run ...'", conflicts_with_all = ["image", "ports", "env", "env_file", "mounts", "gpus", "memory", "cpus", "shm_size"])]
     pub from_docker_run: Option<String>,
     /// Overwrite an existing .jupyter-env
     #[arg(long)]
@@ -126,6 +148,9 @@ pub enum UiArg {
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
+    /// With no .jupyter-env here or above, write the default one here without asking
+    #[arg(long)]
+    pub init: bool,
     /// Stay in the foreground streaming logs; Ctrl-C stops the notebook
     #[arg(long)]
     pub attach: bool,

@@ -275,7 +275,8 @@ impl Converter<'_> {
     }
 }
 
-fn parse_gpus(value: &str) -> Gpus {
+/// `--gpus` as docker run takes it: `all`, a count, or `device=ID,ID`.
+pub fn parse_gpus(value: &str) -> Gpus {
     let value = value.trim_matches('"');
     if let Some(ids) = value.strip_prefix("device=") {
         return Gpus::Devices(ids.split(',').map(str::to_string).collect());

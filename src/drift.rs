@@ -1,7 +1,8 @@
 //! Whether a running container still matches its manifest. Each container carries, as a label,
 //! a fingerprint of the settings it was created with; comparing it with the manifest's today
-//! names what changed. Environment values appear only as hashes: the names of changed variables
-//! are shown, never their values.
+//! names what changed. The label holds environment variable *names* only, never anything derived
+//! from a value (a hash of a short secret can be guessed); values are compared with jenv's own
+//! 0600 copy of what the container was started with (`runtime/NAME.json`, see runenv.rs).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,8 +23,8 @@ pub fn fingerprint(manifest: &Manifest, env: &[(String, String)], mount_sources:
     if let Some(ui) = manifest.ui {
         print.insert("ui".into(), ui.path().into());
     }
-    for (name, value) in env {
-        print.insert(format!("env {name}"), format!("{:016x}", fnv1a(value.as_bytes())));
+    for (name, _) in env {
+        print.insert(format!("env {name}"), "set".into());
     }
     for (mount, source) in manifest.mounts.iter().zip(mount_sources) {
         let mode = if mount.read_only { "ro" } else { "rw" };
@@ -43,10 +44,25 @@ pub fn fingerprint(manifest: &Manifest, env: &[(String, String)], mount_sources:
 }
 
 /// The settings that differ between what a container was created with and the manifest now,
-/// by name (`env API_KEY`, `resources.memory`, `mount /data`, ...).
-pub fn differences(created: &Fingerprint, now: &Fingerprint) -> Vec<String> {
-    let mut names: Vec<String> =
-        created.keys().chain(now.keys()).filter(|key| created.get(*key) != now.get(*key)).cloned().collect();
+/// by name (`env API_KEY`, `resources.memory`, `mount /data`, ...). `started_with` holds the
+/// variables the container was started with, to compare `env` values by.
+pub fn differences(
+    created: &Fingerprint,
+    now: &Fingerprint,
+    started_with: &BTreeMap<String, String>,
+    env: &[(String, String)],
+) -> Vec<String> {
+    let changed_values = env
+        .iter()
+        .filter(|(name, value)| started_with.get(name).is_some_and(|old| old != value))
+        .map(|(name, _)| format!("env {name}"));
+    let mut names: Vec<String> = created
+        .keys()
+        .chain(now.keys())
+        .filter(|key| created.get(*key) != now.get(*key))
+        .cloned()
+        .chain(changed_values)
+        .collect();
     names.sort();
     names.dedup();
     names
@@ -61,10 +77,6 @@ pub fn from_label(text: &str) -> Option<Fingerprint> {
     serde_json::from_str(text).ok()
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,16 +89,20 @@ mod tests {
     #[test]
     fn names_what_changed_without_values() {
         let env = vec![("API_KEY".to_string(), "secret-one".to_string())];
+        let started_with: BTreeMap<String, String> = env.iter().cloned().collect();
         let before = fingerprint(&manifest(), &env, &[]);
-        assert!(differences(&before, &fingerprint(&manifest(), &env, &[])).is_empty());
-        assert!(!to_label(&before).contains("secret-one"), "values are hashed");
+        assert!(differences(&before, &fingerprint(&manifest(), &env, &[]), &started_with, &env).is_empty());
+        assert_eq!(to_label(&before), to_label(&fingerprint(&manifest(), &[("API_KEY".into(), "x".into())], &[])));
 
         let mut changed = manifest();
         changed.resources.memory = Some("8g".into());
         changed.image = "other:1".into();
         let env2 = vec![("API_KEY".to_string(), "secret-two".to_string()), ("NEW".to_string(), "1".to_string())];
         let after = fingerprint(&changed, &env2, &[]);
-        assert_eq!(differences(&before, &after), ["env API_KEY", "env NEW", "image", "resources.memory"]);
+        assert_eq!(
+            differences(&before, &after, &started_with, &env2),
+            ["env API_KEY", "env NEW", "image", "resources.memory"]
+        );
     }
 
     #[test]

@@ -44,9 +44,22 @@ pub struct Running {
 }
 
 impl Context {
+    /// For commands that only read: the folder's manifest, whether trusted or not.
     pub async fn load() -> Result<Context> {
         let cwd = std::env::current_dir().context("cannot read the current folder")?;
+        Context::for_project(manifest::discover(&cwd)?).await
+    }
+
+    /// For commands that start or change a container (`jenv COMMAND`): the manifest must be
+    /// trusted first (see trust.rs).
+    pub async fn load_trusted(command: &str) -> Result<Context> {
+        let cwd = std::env::current_dir().context("cannot read the current folder")?;
         let project = manifest::discover(&cwd)?;
+        crate::trust::require(&project, &StateDir::locate()?, command)?;
+        Context::for_project(project).await
+    }
+
+    pub async fn for_project(project: Project) -> Result<Context> {
         let state = StateDir::locate()?;
         let engine = Engine::connect().await?;
         Ok(Context { project, state, engine })
@@ -302,7 +315,9 @@ impl Context {
     /// when it predates the fingerprint label).
     pub fn drift(&self, container: &EnvContainer) -> Result<Vec<String>> {
         let Some(created) = drift::from_label(&container.settings) else { return Ok(Vec::new()) };
-        Ok(drift::differences(&created, &self.settings()?.fingerprint))
+        let settings = self.settings()?;
+        let started_with = RunEnv::of(container).variables()?;
+        Ok(drift::differences(&created, &settings.fingerprint, &started_with, &settings.env))
     }
 
     fn spec(

@@ -5,6 +5,7 @@ mod cli;
 mod clock;
 mod cmd;
 mod complete;
+mod config;
 mod dockerrun;
 mod dotenv;
 mod drift;
@@ -20,6 +21,7 @@ mod oplock;
 mod packages;
 mod ports;
 mod progress;
+mod prompt;
 mod rebuild;
 mod record;
 mod reference;
@@ -30,6 +32,7 @@ mod settings;
 mod signals;
 mod snapshot;
 mod state;
+mod trust;
 mod watch;
 
 use std::process::ExitCode;
@@ -46,6 +49,8 @@ fn main() -> ExitCode {
         Command::Init(args) => cmd::init::run(args),
         Command::Completions(args) => cmd::completions::run(args),
         Command::Man(args) => cmd::man::run(args),
+        Command::Trust(args) => cmd::trust::trust(args),
+        Command::Untrust => cmd::trust::untrust(),
         command => runtime().and_then(|rt| rt.block_on(dispatch(command))),
     };
     result.unwrap_or_else(|err| {
@@ -60,7 +65,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Init(_) | Command::Completions(_) | Command::Man(_) => unreachable!("handled without a runtime"),
+        Command::Init(_) | Command::Completions(_) | Command::Man(_) | Command::Trust(_) | Command::Untrust => {
+            unreachable!("handled without a runtime")
+        }
         Command::Up(args) => cmd::up::run(args).await,
         Command::Down(args) => cmd::down::run(args).await,
         Command::Status(args) => cmd::status::run(args).await,

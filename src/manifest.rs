@@ -292,22 +292,32 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// Finds `.jupyter-env` in `start` or the nearest parent that has one, as git finds `.git`.
 pub fn discover(start: &Path) -> Result<Project> {
+    find(start)?.ok_or_else(|| not_found(start))
+}
+
+/// Like [`discover`], but no manifest anywhere above `start` is `None`, not an error.
+pub fn find(start: &Path) -> Result<Option<Project>> {
     for folder in start.ancestors() {
         let path = folder.join(FILE_NAME);
         match fs::read_to_string(&path) {
             Ok(text) => {
                 let manifest = Manifest::parse(&text, &path)?;
-                return Ok(Project { folder: folder.to_path_buf(), manifest });
+                return Ok(Some(Project { folder: folder.to_path_buf(), manifest }));
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
             Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
         }
     }
-    Err(Hinted::new(
+    Ok(None)
+}
+
+/// The error for a folder with no manifest in it or above it.
+pub fn not_found(start: &Path) -> anyhow::Error {
+    Hinted::new(
         format!("no {FILE_NAME} found in {} or any parent folder", start.display()),
-        "run `jenv init` in your project folder to create one",
+        "run `jenv init` in your project folder to create one, or `jenv up --init` to create one and start",
     )
-    .into())
+    .into()
 }
 
 fn parent(path: &Path) -> String {

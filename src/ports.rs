@@ -19,12 +19,9 @@ pub struct PortRange {
 }
 
 impl PortRange {
-    /// `JENV_PORT_RANGE=LOW-HIGH`, else the default.
+    /// `JENV_PORT_RANGE=LOW-HIGH`, else the user config's `port_range`, else the default.
     pub fn from_env() -> Result<PortRange> {
-        match std::env::var("JENV_PORT_RANGE") {
-            Ok(text) if !text.is_empty() => PortRange::parse(&text),
-            _ => Ok(DEFAULT_RANGE),
-        }
+        crate::config::UserConfig::load()?.port_range()
     }
 
     pub fn parse(text: &str) -> Result<PortRange> {

@@ -53,15 +53,16 @@ impl RunEnv {
 
     /// The variables, for commands run in the container: `NAME=value`, without the token.
     pub fn exec_env(&self) -> Result<Vec<String>> {
-        Ok(self.read()?.into_iter().filter(|(k, _)| k != TOKEN).map(|(k, v)| format!("{k}={v}")).collect())
+        Ok(self.variables()?.into_iter().filter(|(k, _)| k != TOKEN).map(|(k, v)| format!("{k}={v}")).collect())
     }
 
     /// The token the notebook was started with, if jenv's copy of its variables is readable.
     pub fn token(&self) -> Option<String> {
-        self.read().ok()?.remove(TOKEN)
+        self.variables().ok()?.remove(TOKEN)
     }
 
-    fn read(&self) -> Result<BTreeMap<String, String>> {
+    /// Every variable the container was started with (empty when jenv kept no copy).
+    pub fn variables(&self) -> Result<BTreeMap<String, String>> {
         let path = self.path("json");
         match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is unreadable", path.display())),

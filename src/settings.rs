@@ -11,8 +11,17 @@ use crate::error::{Hinted, hinted};
 
 /// Most container ports one range may publish.
 const MAX_RANGE_PORTS: usize = 32;
-/// Variables jenv sets itself: the token and the host user mapping.
-const RESERVED_ENV: &[&str] = &["JUPYTER_TOKEN", "NB_UID", "NB_GID"];
+/// Variables jenv sets itself: the token, the host user mapping and where Jupyter keeps its files.
+const RESERVED_ENV: &[&str] = &[
+    "JUPYTER_TOKEN",
+    "NB_USER",
+    "NB_UID",
+    "NB_GID",
+    "CHOWN_HOME",
+    "HOME",
+    "JUPYTER_RUNTIME_DIR",
+    "JUPYTER_CONFIG_PATH",
+];
 
 /// A container port, or a range of them (`"4040-4042"`), each published on its own host port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,7 +289,7 @@ pub fn validate_env_name(name: &str, origin: &str) -> Result<()> {
     }
     if RESERVED_ENV.contains(&name) {
         hinted!(
-            "remove it: jenv sets the token and maps your user itself",
+            "remove it: jenv sets the token, your user mapping and Jupyter's folders itself",
             "{origin}: `{name}` is set by jenv and cannot be overridden"
         );
     }

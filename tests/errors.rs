@@ -13,7 +13,7 @@ fn no_manifest_says_where_it_looked_and_what_to_run() {
     assert_eq!(
         out.stderr(),
         format!(
-            "error: no .jupyter-env found in {} or any parent folder\nhint: run `jenv init` in your project folder to create one\n",
+            "error: no .jupyter-env found in {} or any parent folder\nhint: run `jenv init` in your project folder to create one, or `jenv up --init` to create one and start\n",
             sandbox.root().display()
         )
     );

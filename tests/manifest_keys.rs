@@ -11,19 +11,16 @@ use common::watcher::Watch;
 use common::{NotebookUrl, STACKS_IMAGE, Sandbox, docker, http, make_wheel, test_image};
 use serde_json::Value;
 
-fn append(project: &Path, text: &str) {
-    let path = project.join(".jupyter-env");
-    let mut manifest = std::fs::read_to_string(&path).unwrap();
-    manifest.push_str(text);
-    std::fs::write(path, manifest).unwrap();
+fn append(sandbox: &Sandbox, project: &Path, text: &str) {
+    sandbox.edit_manifest(project, |manifest| manifest + text);
 }
 
 /// Inserts top-level keys before the manifest's first table.
-fn set_top(project: &Path, text: &str) {
-    let path = project.join(".jupyter-env");
-    let manifest = std::fs::read_to_string(&path).unwrap();
-    let at = manifest.find("\n[").unwrap() + 1;
-    std::fs::write(path, format!("{}{text}\n{}", &manifest[..at], &manifest[at..])).unwrap();
+fn set_top(sandbox: &Sandbox, project: &Path, text: &str) {
+    sandbox.edit_manifest(project, |manifest| {
+        let at = manifest.find("\n[").unwrap() + 1;
+        format!("{}{text}\n{}", &manifest[..at], &manifest[at..])
+    });
 }
 
 fn inspect(sandbox: &Sandbox, format: &str) -> String {
@@ -39,8 +36,8 @@ fn env_values_reach_the_notebook_exec_shell_and_installs_but_no_snapshot_or_stat
     let sandbox = Sandbox::new();
     let project = sandbox.project("env");
     std::fs::write(project.join(".env"), "# secrets\nAPI_KEY='s3cret-from-file'\nMODE=from-file\n").unwrap();
-    set_top(&project, "env_file = \".env\"");
-    append(&project, "\n[env]\nMODE = \"dev\"\nPROBE_WHEEL = \"dist/jenv_env_probe-1.0-py3-none-any.whl\"\n");
+    set_top(&sandbox, &project, "env_file = \".env\"");
+    append(&sandbox, &project, "\n[env]\nMODE = \"dev\"\nPROBE_WHEEL = \"dist/jenv_env_probe-1.0-py3-none-any.whl\"\n");
     let url = NotebookUrl::parse(&sandbox.jenv(&project, &["up"]).success().stdout());
 
     let cell = run_cell(&url, "import os; print(os.environ['API_KEY'], os.environ['MODE'])");
@@ -88,7 +85,7 @@ fn env_values_reach_the_notebook_exec_shell_and_installs_but_no_snapshot_or_stat
 fn a_missing_env_file_or_mount_source_is_refused_before_anything_starts() {
     let sandbox = Sandbox::new();
     let project = sandbox.project("refused");
-    set_top(&project, "env_file = \"secrets.env\"");
+    set_top(&sandbox, &project, "env_file = \"secrets.env\"");
     let refused = sandbox.jenv(&project, &["up"]).failure();
     assert!(refused.stderr().contains(&format!("cannot read the env file {}/secrets.env", project.display())));
     assert!(sandbox.containers().is_empty());
@@ -98,7 +95,7 @@ fn a_missing_env_file_or_mount_source_is_refused_before_anything_starts() {
     assert!(refused.stderr().contains("secrets.env:2: expected NAME=value"), "{}", refused.stderr());
 
     std::fs::write(project.join("secrets.env"), "GOOD=1\n").unwrap();
-    append(&project, "\n[[mounts]]\nsource = \"no-such-folder\"\ntarget = \"/data\"\n");
+    append(&sandbox, &project, "\n[[mounts]]\nsource = \"no-such-folder\"\ntarget = \"/data\"\n");
     let refused = sandbox.jenv(&project, &["up"]).failure();
     assert!(refused.stderr().contains("the mount source `no-such-folder`"), "{}", refused.stderr());
     assert!(sandbox.containers().is_empty(), "nothing started");
@@ -116,6 +113,7 @@ fn extra_mounts_are_read_only_unless_asked_and_resources_reach_the_engine() {
         std::os::unix::fs::chown(project.join("out"), Some(uid), Some(uid)).unwrap();
     }
     append(
+        &sandbox,
         &project,
         &format!(
             "\n[[mounts]]\nsource = \"{}\"\ntarget = \"/data\"\n\n[[mounts]]\nsource = \"out\"\ntarget = \"/out\"\nread_only = false\n\n[resources]\nmemory = \"1g\"\ncpus = 1.5\nshm_size = \"256m\"\n",
@@ -150,7 +148,7 @@ print('shm', st.f_blocks * st.f_frsize)
 fn a_gpu_request_reaches_the_engine_and_a_missing_gpu_runtime_is_named() {
     let sandbox = Sandbox::new();
     let project = sandbox.project("gpus");
-    append(&project, "\n[resources]\ngpus = \"all\"\n");
+    append(&sandbox, &project, "\n[resources]\ngpus = \"all\"\n");
     let refused = sandbox.jenv(&project, &["up"]).failure();
     let text = refused.stderr();
     // The engine's own words prove the device request reached its container config.
@@ -169,7 +167,7 @@ fn the_url_opens_lab_on_docker_stacks_and_the_ui_key_overrides_it() {
     assert_eq!(http(url.port, "GET", &format!("/lab?token={}", url.token), None).0, 200);
     sandbox.jenv(&project, &["down"]).success();
 
-    set_top(&project, "ui = \"notebook\"");
+    set_top(&sandbox, &project, "ui = \"notebook\"");
     let url = NotebookUrl::parse(&sandbox.jenv(&project, &["up"]).success().stdout());
     assert_eq!(url.ui, "tree");
     assert_eq!(http(url.port, "GET", &format!("/tree?token={}", url.token), None).0, 200);
@@ -183,7 +181,7 @@ fn the_url_opens_lab_on_docker_stacks_and_the_ui_key_overrides_it() {
 fn a_port_range_publishes_each_port_on_its_own_loopback_host_port() {
     let sandbox = Sandbox::new();
     let project = sandbox.project("spark");
-    append(&project, "spark-ui = \"4040-4042\"\n");
+    append(&sandbox, &project, "spark-ui = \"4040-4042\"\n");
     let manifest = std::fs::read_to_string(project.join(".jupyter-env")).unwrap();
     assert!(manifest.trim_end().ends_with("spark-ui = \"4040-4042\""), "appended under [ports]: {manifest}");
     sandbox.jenv(&project, &["up"]).success();
@@ -227,17 +225,14 @@ fn answers(port: u16) -> bool {
 fn a_changed_manifest_is_reported_and_up_recreates_only_through_the_guard() {
     let sandbox = Sandbox::new();
     let project = sandbox.project("drift");
-    append(&project, "\n[env]\nMODE = \"one\"\n");
+    append(&sandbox, &project, "\n[env]\nMODE = \"one\"\n");
     let url = NotebookUrl::parse(&sandbox.jenv(&project, &["up"]).success().stdout());
     let wheel = make_wheel(&sandbox, &project, "jenv_probe", "1.0");
     sandbox.jenv(&project, &["exec", "--", "python3", "-m", "pip", "install", "--no-index", "-q", &wheel]).success();
 
-    let manifest = std::fs::read_to_string(project.join(".jupyter-env")).unwrap();
-    std::fs::write(
-        project.join(".jupyter-env"),
-        manifest.replace("MODE = \"one\"", "MODE = \"two\"") + "\n[resources]\nmemory = \"1g\"\n",
-    )
-    .unwrap();
+    sandbox.edit_manifest(&project, |manifest| {
+        manifest.replace("MODE = \"one\"", "MODE = \"two\"") + "\n[resources]\nmemory = \"1g\"\n"
+    });
     assert_eq!(status(&sandbox, &project)["drift"], serde_json::json!(["env MODE", "resources.memory"]));
     let human = sandbox.jenv(&project, &["status"]).success().stdout();
     assert!(human.contains("no longer matches .jupyter-env: env MODE, resources.memory"), "{human}");
@@ -255,6 +250,15 @@ fn a_changed_manifest_is_reported_and_up_recreates_only_through_the_guard() {
     assert!(status(&sandbox, &project).get("drift").is_none());
     let code = "import jenv_probe; print(jenv_probe.VERSION)";
     assert_eq!(run_cell(&again, code).stdout.trim(), "1.0", "the snapshot carried the install over");
+    let label: Value = serde_json::from_str(&inspect(&sandbox, "{{index .Config.Labels \"jenv.settings\"}}")).unwrap();
+    assert_eq!(label["env MODE"], "set", "nothing derived from a value is in the label: {label}");
+
+    // A stopped notebook that no longer matches is started so the guard can look inside it.
+    docker(&["stop", "-t", "1", &sandbox.containers()[0]]);
+    sandbox.edit_manifest(&project, |manifest| manifest.replace("memory = \"1g\"", "memory = \"2g\""));
+    let recreated = sandbox.jenv(&project, &["up"]).success();
+    assert!(recreated.stderr().contains("starting the stopped notebook"), "{}", recreated.stderr());
+    assert_eq!(inspect(&sandbox, "{{.HostConfig.Memory}}"), (2u64 << 30).to_string());
 }
 
 /// The seed tutorial's own alias line, converted and started. Its image is the docker-stacks

@@ -162,9 +162,9 @@ fn rebuild_without_a_base_image_or_a_record_says_so() {
 
     let lock = "snapshot = \"x\"\ncreated = 1\nbase_image = \"127.0.0.1:1/gone:1\"\n[pip]\nsix = \"six==1.16.0\"\n";
     std::fs::write(project.join(".jupyter-env.lock"), lock).unwrap();
-    let manifest = std::fs::read_to_string(project.join(".jupyter-env")).unwrap();
-    let manifest = manifest.replace(&format!("image = \"{}\"", common::test_image()), "image = \"127.0.0.1:1/gone:1\"");
-    std::fs::write(project.join(".jupyter-env"), manifest).unwrap();
+    sandbox.edit_manifest(&project, |manifest| {
+        manifest.replace(&format!("image = \"{}\"", common::test_image()), "image = \"127.0.0.1:1/gone:1\"")
+    });
     let err = sandbox.jenv(&project, &["rebuild"]).failure().stderr();
     assert!(err.contains("cannot rebuild: the base image 127.0.0.1:1/gone:1"), "{err}");
     assert!(sandbox.containers().is_empty());

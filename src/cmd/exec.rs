@@ -10,7 +10,7 @@ use crate::runenv::RunEnv;
 
 /// Runs a command as the notebook user in the mounted folder and passes on its exit code.
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
+    let ctx = Context::load_trusted("exec").await?;
     let container = ctx.running_container().await?;
     let env = RunEnv::of(&container).exec_env()?;
     let outcome = ctx.engine.exec(&container.exec_target(&env), &container.mount, &args.command, false).await?;
@@ -21,7 +21,7 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
 /// used here rather than reimplementing raw-mode terminal handling. Without a terminal the
 /// shell reads commands from stdin (`echo 'pip list' | jenv shell`).
 pub async fn shell() -> Result<ExitCode> {
-    let ctx = Context::load().await?;
+    let ctx = Context::load_trusted("shell").await?;
     let container = ctx.running_container().await?;
     let shell = "if command -v bash >/dev/null; then exec bash; else exec sh; fi";
     let interactive = if std::io::stdin().is_terminal() { "-it" } else { "-i" };

@@ -28,7 +28,7 @@ pub async fn history(args: JsonArgs) -> Result<ExitCode> {
 }
 
 pub async fn rollback(args: RollbackArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
+    let ctx = Context::load_trusted("rollback").await?;
     let target = ctx.rollback(args.tag.as_deref()).await?;
     println!("{}:{}", ctx.project.manifest.repository, target.tag);
     let running = ctx.container().await?.is_some_and(|c| c.is_running());

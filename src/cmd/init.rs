@@ -1,13 +1,16 @@
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
 use crate::cli::{InitArgs, UiArg};
+use crate::config::UserConfig;
 use crate::dockerrun;
 use crate::error::hinted;
 use crate::manifest::{FILE_NAME, InitOptions, Manifest, container_name};
-use crate::settings::{Gpus, Resources, Ui};
-use crate::state::write_atomic;
+use crate::settings::{Resources, Ui};
+use crate::state::{StateDir, write_atomic};
+use crate::trust::{ManifestFile, TrustStore};
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
@@ -18,13 +21,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     }
     let (options, notes) = options(args, &folder)?;
     let manifest = Manifest::for_folder(&folder, options)?;
-    // Extra mounts must exist now, as they must when the notebook starts.
-    for mount in &manifest.mounts {
-        mount.resolve(&folder)?;
-    }
-    write_atomic(&path, manifest.to_toml().as_bytes())?;
-    // The manifest is meant to be shared with the project, unlike jenv's private state.
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    write(&folder, &manifest)?;
     println!("wrote {}", path.display());
     println!("  name:      {} (container {})", manifest.name, container_name(&manifest.name));
     println!("  image:     {}", manifest.image);
@@ -36,8 +33,29 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `jenv init` with no flags writes for `folder`: jenv's defaults under the user's own.
+pub fn default_manifest(folder: &Path) -> Result<Manifest> {
+    let config = UserConfig::load()?;
+    let options = InitOptions { image: config.default_image(), ui: config.ui, ..Default::default() };
+    Manifest::for_folder(folder, options)
+}
+
+/// Writes `manifest` into `folder` and trusts it: this user wrote it, here, with jenv.
+pub fn write(folder: &Path, manifest: &Manifest) -> Result<()> {
+    // Extra mounts must exist now, as they must when the notebook starts.
+    for mount in &manifest.mounts {
+        mount.resolve(folder)?;
+    }
+    let path = folder.join(FILE_NAME);
+    write_atomic(&path, manifest.to_toml().as_bytes())?;
+    // The manifest is meant to be shared with the project, unlike jenv's private state.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    let file = ManifestFile { path: path.canonicalize()?, text: manifest.to_toml() };
+    TrustStore::new(&StateDir::locate()?).trust(&file)
+}
+
 /// The manifest settings the flags (or a `docker run` line) ask for, and notes for the user.
-fn options(args: InitArgs, folder: &std::path::Path) -> Result<(InitOptions, Vec<String>)> {
+fn options(args: InitArgs, folder: &Path) -> Result<(InitOptions, Vec<String>)> {
     let ui = args.ui.map(|ui| match ui {
         UiArg::Lab => Ui::Lab,
         UiArg::Notebook => Ui::Notebook,
@@ -47,20 +65,18 @@ fn options(args: InitArgs, folder: &std::path::Path) -> Result<(InitOptions, Vec
         let options = InitOptions { name: args.name, ui: ui.or(converted.options.ui), ..converted.options };
         return Ok((options, converted.notes));
     }
-    let gpus = args.gpus.map(|g| match g.parse() {
-        Ok(count) => Gpus::Count(count),
-        Err(_) if g == "all" => Gpus::All(g),
-        Err(_) => Gpus::Devices(g.split(',').map(str::to_string).collect()),
-    });
-    let resources = Resources { memory: args.memory, gpus, ..Default::default() };
+    let config = UserConfig::load()?;
+    let gpus = args.gpus.as_deref().map(dockerrun::parse_gpus);
+    let resources = Resources { memory: args.memory, cpus: args.cpus, shm_size: args.shm_size, gpus };
     let options = InitOptions {
-        image: args.image,
+        image: args.image.or_else(|| config.default_image()),
         name: args.name,
         ports: args.ports,
         env: args.env,
+        env_file: args.env_file,
         mounts: args.mounts,
         resources,
-        ui,
+        ui: ui.or(config.ui),
         ..Default::default()
     };
     Ok((options, Vec::new()))

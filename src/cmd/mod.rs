@@ -9,6 +9,7 @@ pub mod logs;
 pub mod man;
 pub mod snapshot;
 pub mod status;
+pub mod trust;
 pub mod up;
 pub mod url;
 pub mod watch;

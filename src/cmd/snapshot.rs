@@ -21,7 +21,7 @@ struct SnapshotJson<'a> {
 }
 
 pub async fn run(args: SnapshotArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
+    let ctx = Context::load_trusted("snapshot").await?;
     let snapshot = ctx.snapshot(&args.message, args.flatten).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json(&snapshot))?);
@@ -77,7 +77,7 @@ pub async fn diff(args: JsonArgs) -> Result<ExitCode> {
 }
 
 pub async fn rebuild() -> Result<ExitCode> {
-    let ctx = Context::load().await?;
+    let ctx = Context::load_trusted("rebuild").await?;
     let record = ctx.rebuild().await?;
     println!("{}:{}", ctx.project.manifest.repository, record.snapshot);
     eprintln!(

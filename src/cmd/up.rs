@@ -1,20 +1,51 @@
 use std::process::ExitCode;
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
 use futures_util::StreamExt;
 
 use crate::cli::UpArgs;
 use crate::cmd::down::{self, Leave};
+use crate::config::UserConfig;
+use crate::engine::StartError;
 use crate::environment::Context;
+use crate::error::Hinted;
+use crate::manifest::{self, FILE_NAME, Project};
+use crate::prompt;
+use crate::state::StateDir;
 use crate::watch::Options;
 
 pub async fn run(args: UpArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let project = match manifest::find(&cwd)? {
+        Some(project) => {
+            crate::trust::require(&project, &StateDir::locate()?, "up")?;
+            project
+        }
+        None => first_run(&cwd, args.init)?,
+    };
+    let ctx = Context::for_project(project).await?;
     if let Some(container) = ctx.container().await? {
         let differs = ctx.drift(&container)?;
         if !differs.is_empty() {
             // Recreated only through the guard `down` uses: installs no snapshot holds are never lost silently.
             eprintln!("the notebook no longer matches .jupyter-env ({}); recreating it", differs.join(", "));
+            if !container.is_running() && !container.is_paused() {
+                // The guard counts installs from inside the container, so it has to run.
+                eprintln!("starting the stopped notebook to check for installs no snapshot holds");
+                match ctx.engine.start(&container.id).await {
+                    Ok(()) => {}
+                    Err(StartError::PortTaken(reason)) => {
+                        return Err(Hinted::new(
+                            format!("cannot start the stopped notebook to check it: {reason}"),
+                            "free that port, or drop the stopped notebook with `jenv down --discard`",
+                        )
+                        .into());
+                    }
+                    Err(StartError::Other(err)) => return Err(err),
+                }
+            }
             if down::stop_safely(&ctx, Leave::AskIfChanged).await? != ExitCode::SUCCESS {
                 return Ok(ExitCode::FAILURE);
             }
@@ -27,10 +58,31 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         println!("{}", running.url);
     }
     if args.attach || args.watch {
-        let watch = args.watch.then_some(Options { yes: args.yes || ctx.project.manifest.watch.yes, json: false });
+        let yes = args.yes || ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes();
+        let watch = args.watch.then_some(Options { yes, json: false });
         return attach(&ctx, watch).await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// No manifest in `cwd` or above: write the default one into `cwd` when asked to (`--init`), or
+/// when the person at the terminal says yes to it; otherwise the usual "no manifest" error.
+fn first_run(cwd: &Path, init: bool) -> Result<Project> {
+    let folder = cwd.canonicalize().with_context(|| format!("cannot resolve {}", cwd.display()))?;
+    if !init && !prompt::interactive() {
+        return Err(manifest::not_found(cwd));
+    }
+    let manifest = crate::cmd::init::default_manifest(&folder)?;
+    if !init {
+        eprintln!("no {FILE_NAME} here or above; this is the one jenv would write in {}:", folder.display());
+        eprint!("{}", manifest.to_toml().lines().map(|line| format!("  {line}\n")).collect::<String>());
+        if !prompt::confirm("write it and start the notebook?")? {
+            return Err(Hinted::new("nothing was written", "`jenv init` writes a manifest with your choices").into());
+        }
+    }
+    crate::cmd::init::write(&folder, &manifest)?;
+    eprintln!("wrote {} (image {})", folder.join(FILE_NAME).display(), manifest.image);
+    Ok(Project { folder, manifest })
 }
 
 /// Streams the notebook's logs like `docker run -it`; Ctrl-C stops the notebook, following the

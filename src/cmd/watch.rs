@@ -3,12 +3,14 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::WatchArgs;
+use crate::config::UserConfig;
 use crate::environment::Context;
 use crate::watch::{self, Options};
 
 pub async fn run(args: WatchArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
-    let options = Options { yes: args.yes || ctx.project.manifest.watch.yes, json: args.json };
+    let ctx = Context::load_trusted("watch").await?;
+    let options =
+        Options { yes: args.yes || ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes(), json: args.json };
     tokio::select! {
         result = watch::run(&ctx, options) => match result? {},
         _ = crate::signals::interrupted() => eprintln!("stopped watching"),

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod kernel;
+pub mod terminal;
 pub mod watcher;
 
 use std::collections::BTreeSet;
@@ -97,6 +98,13 @@ impl Sandbox {
         folder
     }
 
+    /// Edits the folder's manifest by hand, then trusts it as its user would after reading it.
+    pub fn edit_manifest(&self, project: &Path, edit: impl FnOnce(String) -> String) {
+        let path = project.join(".jupyter-env");
+        std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
+        self.jenv(project, &["trust"]).success();
+    }
+
     pub fn command(&self, dir: &Path, args: &[&str]) -> Command {
         let jenv = env!("CARGO_BIN_EXE_jenv");
         let mut command = match self.uid {
@@ -109,7 +117,15 @@ impl Sandbox {
                 command
             }
         };
-        command.args(args).current_dir(dir).env("JENV_HOME", &self.home).env_remove("JENV_PORT_RANGE");
+        // The user's own config and overrides stay out: each sandbox is a fresh user.
+        command
+            .args(args)
+            .current_dir(dir)
+            .env("JENV_HOME", &self.home)
+            .env("JENV_CONFIG", self.home.join("config.toml"))
+            .env_remove("JENV_PORT_RANGE")
+            .env_remove("JENV_DEFAULT_IMAGE")
+            .env_remove("JENV_TRUST_ALL");
         apply_env(command, &self.env)
     }
 
@@ -284,4 +300,9 @@ pub fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
     assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// A loopback port no program listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

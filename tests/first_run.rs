@@ -1,0 +1,77 @@
+//! `cd project && jenv up` in a folder with no manifest: asked once on a terminal, written
+//! without asking with `--init`, refused as before without a terminal; the user's config
+//! supplies the defaults.
+
+mod common;
+
+use std::time::Duration;
+
+use common::terminal::Terminal;
+use common::{NotebookUrl, Sandbox, http, test_image};
+
+fn fresh(sandbox: &Sandbox, name: &str) -> std::path::PathBuf {
+    let folder = sandbox.root().join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    folder
+}
+
+fn user_config(sandbox: &Sandbox, text: &str) {
+    std::fs::create_dir_all(&sandbox.home).unwrap();
+    std::fs::write(sandbox.home.join("config.toml"), text).unwrap();
+}
+
+#[test]
+fn without_a_terminal_nothing_is_written_unless_init_is_given() {
+    let sandbox = Sandbox::new();
+    let folder = fresh(&sandbox, "plain");
+    let refused = sandbox.jenv(&folder, &["up"]).failure().stderr();
+    assert!(refused.contains("no .jupyter-env found") && refused.contains("jenv up --init"), "{refused}");
+    assert!(!folder.join(".jupyter-env").exists());
+
+    // The user's config names the image and the port range; the environment overrides the range.
+    let port = common::free_port();
+    user_config(
+        &sandbox,
+        &format!("image = \"{}\"\nport_range = \"{port}-{port}\"\nui = \"notebook\"\n", test_image()),
+    );
+    let up = sandbox.jenv(&folder, &["up", "--init"]).success();
+    let url = NotebookUrl::parse(&up.stdout());
+    assert_eq!(url.port, port, "from port_range in the user config");
+    assert!(up.stdout().contains("/tree?token="), "ui from the user config: {}", up.stdout());
+    assert_eq!(http(url.port, "GET", &format!("/api/status?token={}", url.token), None).0, 200);
+    let manifest = std::fs::read_to_string(folder.join(".jupyter-env")).unwrap();
+    assert!(manifest.contains(&format!("image = \"{}\"", test_image())), "{manifest}");
+    assert!(up.stderr().contains("wrote"), "{}", up.stderr());
+    sandbox.jenv(&folder, &["down"]).success();
+
+    user_config(&sandbox, "imgae = \"typo\"\n");
+    let bad = sandbox.jenv(&fresh(&sandbox, "typo"), &["up", "--init"]).failure().stderr();
+    assert!(bad.contains("config.toml is not a valid jenv config") && bad.contains("imgae"), "{bad}");
+}
+
+#[test]
+fn on_a_terminal_the_manifest_is_shown_and_written_only_on_yes() {
+    let sandbox = Sandbox::new();
+    user_config(&sandbox, "image = \"ignored:1\"\n");
+    let declined = fresh(&sandbox, "declined");
+    let terminal = Terminal::run(&sandbox, &declined, &["up"]);
+    terminal.expect("write it and start the notebook? [y/N]", Duration::from_secs(20));
+    assert!(terminal.screen().contains("image = \"ignored:1\""), "{}", terminal.screen());
+    terminal.answer("n");
+    assert_ne!(terminal.exit_code(Duration::from_secs(10)), 0);
+    assert!(!declined.join(".jupyter-env").exists(), "nothing written on no");
+
+    // JENV_DEFAULT_IMAGE beats the config file.
+    let accepted = fresh(&sandbox, "accepted");
+    let mut command = sandbox.command(&accepted, &["up"]);
+    command.env("JENV_DEFAULT_IMAGE", test_image());
+    let terminal = Terminal::run_command(&sandbox, &accepted, &command);
+    terminal.expect("write it and start the notebook? [y/N]", Duration::from_secs(20));
+    assert!(terminal.screen().contains(&format!("image = \"{}\"", test_image())), "{}", terminal.screen());
+    terminal.answer("y");
+    terminal.expect("http://127.0.0.1:", Duration::from_secs(120));
+    assert_eq!(terminal.exit_code(Duration::from_secs(10)), 0);
+    assert!(accepted.join(".jupyter-env").exists());
+    sandbox.jenv(&accepted, &["exec", "--", "true"]).success();
+    sandbox.jenv(&accepted, &["down"]).success();
+}
