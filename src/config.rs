@@ -57,6 +57,11 @@ impl UserConfig {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(UserConfig::default()),
+            // Another user's HOME (as under `sudo -u` without -H): their config is not ours.
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                eprintln!("warning: cannot read {} ({err}); using jenv's defaults", path.display());
+                return Ok(UserConfig::default());
+            }
             Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
         };
         let invalid = |detail: String| {

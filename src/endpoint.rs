@@ -150,6 +150,12 @@ fn current_context(config_dir: &Path) -> Result<Option<String>> {
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // As the docker CLI does: a config this user may not read (another user's HOME, as under
+        // sudo or setpriv) is warned about and the default engine used.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            eprintln!("warning: cannot read {} ({e}); using the default engine", path.display());
+            return Ok(None);
+        }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let config: Config = serde_json::from_str(&text).map_err(|e| {

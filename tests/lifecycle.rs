@@ -219,6 +219,7 @@ fn files_belong_to_non_root_host_users_too() {
                 .arg(env!("CARGO_BIN_EXE_jenv"))
                 .args(args)
                 .current_dir(&project)
+                .env("HOME", &sandbox.home)
                 .env("JENV_HOME", &sandbox.home);
             common::Run(command.output().unwrap())
         };
