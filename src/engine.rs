@@ -47,6 +47,8 @@ pub mod label {
 pub struct Engine {
     docker: Docker,
     endpoint: Endpoint,
+    /// Podman's Docker-compatible API, which differs where the code says so.
+    podman: bool,
 }
 
 /// bollard's read/write timeout per request; long ones (pulls, commits) stream within it.
@@ -195,14 +197,31 @@ impl Engine {
             Some(path) => Docker::connect_with_unix(path, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION),
             None => Docker::connect_with_http(&endpoint.host, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION),
         };
-        let docker = docker.map_err(|e| unreachable(e.to_string()))?;
+        let docker = docker.map_err(|e| unreachable(e.to_string()))?.with_request_modifier(|mut request| {
+            let split = request
+                .uri()
+                .to_string()
+                .split_once('?')
+                .and_then(|(path, query)| one_change_per_parameter(query).map(|query| format!("{path}?{query}")));
+            if let Some(Ok(uri)) = split.map(|text| text.parse()) {
+                *request.uri_mut() = uri;
+            }
+            request
+        });
         let docker = docker.negotiate_version().await.map_err(|e| unreachable(describe(&e)))?;
-        Ok(Engine { docker, endpoint })
+        let version = docker.version().await.map_err(|e| unreachable(describe(&e)))?;
+        let podman = version.components.iter().flatten().any(|c| c.name.starts_with("Podman"));
+        Ok(Engine { docker, endpoint, podman })
     }
 
     /// Where the engine is and why jenv chose it.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// Whether the engine is Podman (its `/version` lists a Podman component).
+    pub fn is_podman(&self) -> bool {
+        self.podman
     }
 
     /// Every jenv container on the engine, or only the one named `env_name`.
@@ -510,6 +529,9 @@ impl Engine {
             repo: Some(repo.to_string()),
             tag: Some(tag.to_string()),
             pause,
+            // Podman's Docker API ignores the config in a commit's body and keeps the container's
+            // (its entrypoint, user and labels); it applies the same config given as instructions.
+            changes: self.podman.then(|| dockerfile_changes(&config).join("\n")),
             ..Default::default()
         };
         let created = self
@@ -556,8 +578,9 @@ impl Engine {
         let export = self.docker.export_container(container).map(|chunk| chunk.map_err(std::io::Error::other));
         let options = CreateImageOptions {
             from_src: Some("-".to_string()),
-            repo: Some(repo.to_string()),
-            tag: Some(tag.to_string()),
+            // Podman's import ignores `tag` (and tags `latest`); a tagged `repo`, as the docker CLI
+            // sends it, works on both engines.
+            repo: Some(format!("{repo}:{tag}")),
             changes,
             ..Default::default()
         };
@@ -570,6 +593,22 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// `query` with every `changes` parameter split into one per instruction, as the docker CLI
+/// sends them, or `None` when it has no instructions to split. bollard joins an image import's
+/// instructions with line breaks; Docker splits them again, Podman's import reads the whole
+/// text as one instruction.
+fn one_change_per_parameter(query: &str) -> Option<String> {
+    if !query.split('&').any(|pair| pair.starts_with("changes=") && pair.contains("%0A")) {
+        return None;
+    }
+    let pairs = query.split('&').flat_map(|pair| match pair.strip_prefix("changes=") {
+        // The encoder writes a line break as `%0A`; a literal `%0A` in a value is `%250A`.
+        Some(value) => value.split("%0A").map(|change| format!("changes={change}")).collect(),
+        None => vec![pair.to_string()],
+    });
+    Some(pairs.collect::<Vec<_>>().join("&"))
 }
 
 /// A tar archive holding one directory entry, `path` (absolute) owned by `uid:gid`, mode 0755.
@@ -612,6 +651,44 @@ fn container_config(config: ImageConfig) -> ContainerConfig {
         shell: config.shell,
         ..Default::default()
     }
+}
+
+/// The Dockerfile instructions that give an imported filesystem back its image config.
+pub fn dockerfile_changes(config: &ImageConfig) -> Vec<String> {
+    let mut changes = Vec::new();
+    let json = |items: &Vec<String>| serde_json::to_string(items).expect("strings serialize");
+    if let Some(user) = config.user.as_ref().filter(|u| !u.is_empty()) {
+        changes.push(format!("USER {user}"));
+    }
+    if let Some(dir) = config.working_dir.as_ref().filter(|d| !d.is_empty()) {
+        changes.push(format!("WORKDIR {dir}"));
+    }
+    for pair in config.env.iter().flatten() {
+        if let Some((key, value)) = pair.split_once('=') {
+            changes.push(format!("ENV {key}={}", quote(value)));
+        }
+    }
+    if let Some(entrypoint) = &config.entrypoint {
+        changes.push(format!("ENTRYPOINT {}", json(entrypoint)));
+    }
+    if let Some(cmd) = &config.cmd {
+        changes.push(format!("CMD {}", json(cmd)));
+    }
+    for port in config.exposed_ports.iter().flatten() {
+        changes.push(format!("EXPOSE {port}"));
+    }
+    let mut labels: Vec<_> = config.labels.iter().flatten().collect();
+    labels.sort();
+    for (key, value) in labels {
+        changes.push(format!("LABEL {}={}", quote(key), quote(value)));
+    }
+    changes
+}
+
+/// A double-quoted instruction argument. Instructions are one per line, so a line break in a
+/// value (a multi-line snapshot message) becomes a space.
+fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " "))
 }
 
 /// One piece of container output, tagged with the stream it came from.
@@ -690,6 +767,44 @@ mod tests {
         let sum: u32 = blank.iter().map(|&b| u32::from(b)).sum();
         assert_eq!(u32::from_str_radix(stored, 8).unwrap(), sum);
         assert!(directory_tar("/", 1, 1).is_err());
+    }
+
+    #[test]
+    fn dockerfile_changes_keep_the_whole_config() {
+        let config = ImageConfig {
+            user: Some("jovyan".into()),
+            working_dir: Some("/home/jovyan".into()),
+            env: Some(vec!["PATH=/usr/bin:/bin".into(), "GREETING=say \"hi\"".into()]),
+            entrypoint: Some(vec!["/usr/bin/tini".into(), "--".into()]),
+            cmd: Some(vec!["jupyter".into(), "notebook".into()]),
+            exposed_ports: Some(vec!["8888/tcp".into()]),
+            labels: Some(HashMap::from([("jenv.name".to_string(), "x".to_string())])),
+            ..Default::default()
+        };
+        assert_eq!(
+            dockerfile_changes(&config),
+            [
+                "USER jovyan",
+                "WORKDIR /home/jovyan",
+                "ENV PATH=\"/usr/bin:/bin\"",
+                "ENV GREETING=\"say \\\"hi\\\"\"",
+                "ENTRYPOINT [\"/usr/bin/tini\",\"--\"]",
+                "CMD [\"jupyter\",\"notebook\"]",
+                "EXPOSE 8888/tcp",
+                "LABEL \"jenv.name\"=\"x\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn instructions_travel_one_per_parameter() {
+        let query = "fromSrc=-&repo=jenv%2Fx%3A1&changes=USER+jovyan%0ALABEL+%22a%22%3D%22b%250A%22";
+        assert_eq!(
+            one_change_per_parameter(query).as_deref(),
+            Some("fromSrc=-&repo=jenv%2Fx%3A1&changes=USER+jovyan&changes=LABEL+%22a%22%3D%22b%250A%22")
+        );
+        assert_eq!(one_change_per_parameter("fromSrc=-&changes=USER+jovyan"), None);
+        assert_eq!(one_change_per_parameter("all=true"), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use bollard::models::{ImageConfig, ImageInspect};
 use crate::baseline::Listings;
 
 use crate::clock;
-use crate::engine::{ContainerSpec, EnvContainer, label};
+use crate::engine::{ContainerSpec, EnvContainer, dockerfile_changes, label};
 use crate::environment::Context;
 use crate::error::hinted;
 use crate::installers;
@@ -260,72 +260,4 @@ impl Context {
 
 pub fn layer_count(image: &ImageInspect) -> usize {
     image.root_fs.as_ref().and_then(|r| r.layers.as_ref()).map_or(0, Vec::len)
-}
-
-/// The Dockerfile instructions that give an imported filesystem back its image config.
-pub fn dockerfile_changes(config: &ImageConfig) -> Vec<String> {
-    let mut changes = Vec::new();
-    let json = |items: &Vec<String>| serde_json::to_string(items).expect("strings serialize");
-    if let Some(user) = config.user.as_ref().filter(|u| !u.is_empty()) {
-        changes.push(format!("USER {user}"));
-    }
-    if let Some(dir) = config.working_dir.as_ref().filter(|d| !d.is_empty()) {
-        changes.push(format!("WORKDIR {dir}"));
-    }
-    for pair in config.env.iter().flatten() {
-        if let Some((key, value)) = pair.split_once('=') {
-            changes.push(format!("ENV {key}={}", quote(value)));
-        }
-    }
-    if let Some(entrypoint) = &config.entrypoint {
-        changes.push(format!("ENTRYPOINT {}", json(entrypoint)));
-    }
-    if let Some(cmd) = &config.cmd {
-        changes.push(format!("CMD {}", json(cmd)));
-    }
-    for port in config.exposed_ports.iter().flatten() {
-        changes.push(format!("EXPOSE {port}"));
-    }
-    let mut labels: Vec<_> = config.labels.iter().flatten().collect();
-    labels.sort();
-    for (key, value) in labels {
-        changes.push(format!("LABEL {}={}", quote(key), quote(value)));
-    }
-    changes
-}
-
-fn quote(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dockerfile_changes_keep_the_whole_config() {
-        let config = ImageConfig {
-            user: Some("jovyan".into()),
-            working_dir: Some("/home/jovyan".into()),
-            env: Some(vec!["PATH=/usr/bin:/bin".into(), "GREETING=say \"hi\"".into()]),
-            entrypoint: Some(vec!["/usr/bin/tini".into(), "--".into()]),
-            cmd: Some(vec!["jupyter".into(), "notebook".into()]),
-            exposed_ports: Some(vec!["8888/tcp".into()]),
-            labels: Some(HashMap::from([("jenv.name".to_string(), "x".to_string())])),
-            ..Default::default()
-        };
-        assert_eq!(
-            dockerfile_changes(&config),
-            [
-                "USER jovyan",
-                "WORKDIR /home/jovyan",
-                "ENV PATH=\"/usr/bin:/bin\"",
-                "ENV GREETING=\"say \\\"hi\\\"\"",
-                "ENTRYPOINT [\"/usr/bin/tini\",\"--\"]",
-                "CMD [\"jupyter\",\"notebook\"]",
-                "EXPOSE 8888/tcp",
-                "LABEL \"jenv.name\"=\"x\"",
-            ]
-        );
-    }
 }

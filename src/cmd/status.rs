@@ -126,7 +126,8 @@ async fn this_folder() -> Result<Entry> {
     };
     entry.busy = busy;
     let endpoint = ctx.engine.endpoint();
-    entry.engine = format!("{} ({})", endpoint.host, endpoint.source);
+    let podman = if ctx.engine.is_podman() { ", Podman" } else { "" };
+    entry.engine = format!("{} ({}{podman})", endpoint.host, endpoint.source);
     Ok(entry)
 }
 
