@@ -55,6 +55,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print jenv's man page (or write one page per command with --dir)
     Man(ManArgs),
+    /// Check the engine, its socket and storage, the image, ports, state and leftovers; say how to fix each
+    Doctor(JsonArgs),
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +209,9 @@ pub struct PruneArgs {
     /// How many of the newest snapshots to keep
     #[arg(long, default_value_t = 5)]
     pub keep: usize,
+    /// Instead: remove jenv containers whose folders no longer exist, and free their ports
+    #[arg(long, conflicts_with = "keep")]
+    pub orphans: bool,
 }
 
 #[derive(Debug, Args)]

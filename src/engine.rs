@@ -86,6 +86,20 @@ pub struct Limits {
     pub gpus: Option<(Option<i64>, Option<Vec<String>>)>,
 }
 
+/// What the engine says about itself.
+#[derive(Debug, Clone)]
+pub struct EngineFacts {
+    /// `Docker Engine` or `Podman`.
+    pub product: String,
+    pub version: String,
+    /// The newest API version the engine speaks, e.g. `1.41`.
+    pub api_version: String,
+    /// The API version jenv and the engine agreed on.
+    pub spoken_api_version: String,
+    /// e.g. `overlay2`, `fuse-overlayfs`, `vfs`.
+    pub storage_driver: String,
+}
+
 /// A jenv container as the engine lists it, read back from its labels.
 #[derive(Debug, Clone)]
 pub struct EnvContainer {
@@ -254,6 +268,29 @@ impl Engine {
     pub async fn inspect_image(&self, image: &str) -> Result<Option<ImageInspect>> {
         not_found_is_none(self.docker.inspect_image(image).await)
             .with_context(|| format!("cannot inspect image {image}"))
+    }
+
+    /// The engine's versions and storage driver, as `jenv doctor` reports them.
+    pub async fn facts(&self) -> Result<EngineFacts> {
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read the engine's version: {}", describe(&e)))?;
+        let info =
+            self.docker.info().await.map_err(|e| anyhow::anyhow!("cannot read the engine's info: {}", describe(&e)))?;
+        Ok(EngineFacts {
+            product: if self.podman { "Podman" } else { "Docker Engine" }.to_string(),
+            version: version.version.unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            spoken_api_version: self.docker.client_version().to_string(),
+            storage_driver: info.driver.unwrap_or_default(),
+        })
+    }
+
+    /// Whether `image`'s registry knows it, asked without pulling (the registry's manifest).
+    pub async fn registry_has(&self, image: &str) -> Result<()> {
+        self.docker.inspect_registry_image(image, None).await.map(|_| ()).map_err(|e| anyhow::anyhow!(describe(&e)))
     }
 
     /// Pulls `image`, showing a byte progress bar on a terminal.

@@ -7,6 +7,7 @@ mod cmd;
 mod complete;
 mod config;
 mod dockerrun;
+mod doctor;
 mod dotenv;
 mod drift;
 mod endpoint;
@@ -18,6 +19,7 @@ mod installers;
 mod jupyter;
 mod manifest;
 mod oplock;
+mod orphans;
 mod packages;
 mod ports;
 mod progress;
@@ -80,8 +82,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => cmd::snapshot::diff(args).await,
         Command::History(args) => cmd::history::history(args).await,
         Command::Rollback(args) => cmd::history::rollback(args).await,
+        Command::Prune(args) if args.orphans => cmd::orphans::prune().await,
         Command::Prune(args) => cmd::history::prune(args).await,
         Command::Rebuild => cmd::snapshot::rebuild().await,
         Command::Watch(args) => cmd::watch::run(args).await,
+        Command::Doctor(args) => cmd::doctor::run(args).await,
     }
 }
