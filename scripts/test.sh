@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/install-test-deps.sh
 scripts/build-test-image.sh
 scripts/build-stacks-fixture.sh
 # tests/podman.rs runs a rootful Podman service of its own; without root it skips, saying so.

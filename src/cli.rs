@@ -47,6 +47,10 @@ pub enum Command {
     Rebuild,
     /// Watch requirement files and in-notebook installs; offer to install and snapshot
     Watch(WatchArgs),
+    /// Send this folder's current snapshot to the registry its repository names
+    Push(PushArgs),
+    /// Fetch the snapshot the folder's .jupyter-env.lock names from its registry
+    Pull(JsonArgs),
     /// Trust this folder's .jupyter-env, so commands may run what it names
     Trust(TrustArgs),
     /// Forget that you trusted this folder's .jupyter-env
@@ -57,6 +61,16 @@ pub enum Command {
     Man(ManArgs),
     /// Check the engine, its socket and storage, the image, ports, state and leftovers; say how to fix each
     Doctor(JsonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push every snapshot of the folder, not only the current one
+    #[arg(long)]
+    pub all: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

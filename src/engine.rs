@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use anyhow::{Context, Result};
+use bollard::auth::DockerCredentials;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
@@ -12,7 +13,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
-    LogsOptions, RemoveContainerOptions, RemoveImageOptions, StopContainerOptions, TagImageOptions,
+    LogsOptions, PushImageOptions, RemoveContainerOptions, RemoveImageOptions, StopContainerOptions, TagImageOptions,
     UploadToContainerOptions,
 };
 use bollard::{API_DEFAULT_VERSION, Docker};
@@ -42,6 +43,8 @@ pub mod label {
     pub const SNAPSHOT_TAG: &str = "jenv.snapshot.tag";
     pub const SNAPSHOT_CREATED: &str = "jenv.snapshot.created";
     pub const SNAPSHOT_MESSAGE: &str = "jenv.snapshot.message";
+    /// On snapshot images: the `.jupyter-env.lock` record of what the image holds.
+    pub const RECORD: &str = "jenv.record";
 }
 
 pub struct Engine {
@@ -294,28 +297,43 @@ impl Engine {
     }
 
     /// Pulls `image`, showing a byte progress bar on a terminal.
+    /// Pulls a base image (Docker Hub or any registry), with the user's credentials for it.
     pub async fn pull(&self, image: &str) -> Result<()> {
-        let progress = crate::progress::Bytes::new(&format!("pulling {image}"));
+        let credentials = crate::registry::credentials_for(image)?;
+        self.pull_with(image, credentials).await.map_err(|err| {
+            Hinted::new(
+                format!("cannot pull {image}: {}", err.message()),
+                match &err {
+                    Transfer::Unauthorized(_) => crate::registry::login_hint(image),
+                    _ => "check the image name, or make it available offline (`docker load`, `docker build`) and run again"
+                        .to_string(),
+                },
+            )
+            .into()
+        })
+    }
+
+    /// Pulls `image`, showing progress: a byte bar on a terminal, a line per layer otherwise.
+    pub async fn pull_with(&self, image: &str, credentials: Option<DockerCredentials>) -> Result<(), Transfer> {
         let options = CreateImageOptions { from_image: Some(image.to_string()), ..Default::default() };
-        let mut stream = self.docker.create_image(Some(options), None, None);
-        let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| {
-                Hinted::new(
-                    format!("cannot pull {image}: {}", describe(&e)),
-                    "check the image name, or make it available offline (`docker load`, `docker build`) and run again",
-                )
-            })?;
-            if let (Some(id), Some(detail)) = (info.id, info.progress_detail)
-                && let (Some(current), Some(total)) = (detail.current, detail.total)
-            {
-                layers.insert(id, (current, total));
-                let (done, all) = layers.values().fold((0, 0), |(d, a), (c, t)| (d + c, a + t));
-                progress.set(done as u64, all as u64);
-            }
-        }
-        progress.finish();
-        Ok(())
+        let stream = self.docker.create_image(Some(options), None, credentials);
+        let progress = stream
+            .map(|item| item.map(|info| (info.id, info.status, info.progress_detail.map(|d| (d.current, d.total)))));
+        transfer(&format!("pulling {image}"), progress).await
+    }
+
+    /// Pushes `repository:tag` with `credentials`, showing progress like [`Engine::pull_with`].
+    pub async fn push(
+        &self,
+        repository: &str,
+        tag: &str,
+        credentials: Option<DockerCredentials>,
+    ) -> Result<(), Transfer> {
+        let options = PushImageOptions { tag: Some(tag.to_string()), ..Default::default() };
+        let stream = self.docker.push_image(repository, Some(options), credentials);
+        // bollard's push progress has no layer IDs, so a push shows finished layers, not bytes.
+        let progress = stream.map(|item| item.map(|info| (None, info.status, None)));
+        transfer(&format!("pushing {repository}:{tag}"), progress).await
     }
 
     pub async fn create(&self, spec: &ContainerSpec) -> Result<()> {
@@ -771,6 +789,67 @@ fn not_found_is_none<T>(result: Result<T, DockerError>) -> Result<Option<T>> {
 }
 
 /// The engine's own message where it gave one, else bollard's description.
+/// Why a pull or push failed, in the classes jenv acts on.
+#[derive(Debug)]
+pub enum Transfer {
+    /// The registry has no such repository or tag.
+    NotFound(String),
+    /// The registry wants a login (or refused the one it got).
+    Unauthorized(String),
+    Other(String),
+}
+
+impl Transfer {
+    fn from_message(message: String) -> Transfer {
+        let lower = message.to_ascii_lowercase();
+        if ["unauthorized", "authentication required", "no basic auth credentials", "denied: requested access"]
+            .iter()
+            .any(|s| lower.contains(s))
+        {
+            Transfer::Unauthorized(message)
+        } else if ["not found", "manifest unknown", "does not exist"].iter().any(|s| lower.contains(s)) {
+            Transfer::NotFound(message)
+        } else {
+            Transfer::Other(message)
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Transfer::NotFound(m) | Transfer::Unauthorized(m) | Transfer::Other(m) => m,
+        }
+    }
+}
+
+/// One progress item of a pull or push: layer ID, status text and (current, total) bytes.
+type TransferItem = (Option<String>, Option<String>, Option<(Option<i64>, Option<i64>)>);
+
+/// Follows a pull's or push's progress stream to its end.
+async fn transfer(
+    message: &str,
+    stream: impl Stream<Item = Result<TransferItem, DockerError>>,
+) -> Result<(), Transfer> {
+    let progress = crate::progress::Bytes::new(message);
+    let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut stream = std::pin::pin!(stream);
+    while let Some(item) = stream.next().await {
+        let (id, status, detail) = item.map_err(|e| Transfer::from_message(describe(&e)))?;
+        if let (Some(id), Some((Some(current), Some(total)))) = (&id, detail) {
+            layers.insert(id.clone(), (current, total));
+            let (done, all) = layers.values().fold((0, 0), |(d, a), (c, t)| (d + c, a + t));
+            progress.set(done as u64, all as u64);
+        }
+        if let Some(status) = status.filter(|s| LAYER_DONE.contains(&s.as_str())) {
+            progress.line(&format!("  {}: {}", id.as_deref().unwrap_or("layer"), status.to_ascii_lowercase()));
+        }
+    }
+    progress.finish();
+    Ok(())
+}
+
+/// The statuses an engine reports when one layer of a pull or push is done.
+const LAYER_DONE: &[&str] = &["Pull complete", "Already exists", "Pushed", "Layer already exists", "Mounted from"];
+
 fn describe(err: &DockerError) -> String {
     match err {
         DockerError::DockerResponseServerError { message, .. } => message.clone(),

@@ -283,10 +283,17 @@ impl Context {
         )
     }
 
-    /// The folder's own committed image when it has one, else the base image (pulled if missing).
+    /// The folder's own committed image when it has one (pulled from its registry if it is
+    /// published there), else the base image (pulled if missing).
     async fn choose_image(&self) -> Result<(String, ImageInspect)> {
         let own = format!("{}:latest", self.project.manifest.repository);
         if let Some(inspected) = self.engine.inspect_image(&own).await? {
+            return Ok((own, inspected));
+        }
+        // Another machine may have pushed the folder's snapshot to the registry it names.
+        if self.pull_if_published().await?
+            && let Some(inspected) = self.engine.inspect_image(&own).await?
+        {
             return Ok((own, inspected));
         }
         let base = self.project.manifest.image.clone();

@@ -27,10 +27,12 @@ mod prompt;
 mod rebuild;
 mod record;
 mod reference;
+mod registry;
 mod requirements;
 mod runas;
 mod runenv;
 mod settings;
+mod share;
 mod signals;
 mod snapshot;
 mod state;
@@ -87,5 +89,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Rebuild => cmd::snapshot::rebuild().await,
         Command::Watch(args) => cmd::watch::run(args).await,
         Command::Doctor(args) => cmd::doctor::run(args).await,
+        Command::Push(args) => cmd::share::push(args).await,
+        Command::Pull(args) => cmd::share::pull(args).await,
     }
 }

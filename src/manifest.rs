@@ -258,9 +258,21 @@ fn validate_port_name(name: &str) -> Result<()> {
     Err(Hinted::new(format!("`{name}` is not a valid port name"), "use letters, digits, '-' or '_'").into())
 }
 
+/// `[HOST[:PORT]/]path/components`, as Docker's reference grammar allows (no tag: jenv adds tags).
 fn is_valid_repository(repository: &str) -> bool {
-    !repository.is_empty()
-        && repository.split('/').all(|part| {
+    let path = match crate::registry::host_of(repository) {
+        Some(host) => {
+            let (name, port) = host.split_once(':').unwrap_or((host, "0"));
+            let name_ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+            if !name_ok || port.is_empty() || !port.chars().all(|c| c.is_ascii_digit()) {
+                return false;
+            }
+            &repository[host.len() + 1..]
+        }
+        None => repository,
+    };
+    !path.is_empty()
+        && path.split('/').all(|part| {
             !part.is_empty()
                 && part.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && part.ends_with(|c: char| c.is_ascii_alphanumeric())
@@ -330,6 +342,18 @@ mod tests {
 
     fn sample() -> String {
         Manifest::for_folder(Path::new("/home/ana/analysis"), InitOptions::default()).unwrap().to_toml()
+    }
+
+    #[test]
+    fn repositories_may_name_their_registry() {
+        for good in
+            ["jenv/x", "registry.example.org:5000/team/analysis", "127.0.0.1:5000/a", "localhost/x", "quay.io/u/x"]
+        {
+            assert!(is_valid_repository(good), "{good}");
+        }
+        for bad in ["", "Jenv/x", "host:port/x", "reg.io:5000/", "reg.io/x:tag", "x//y", "-x/y"] {
+            assert!(!is_valid_repository(bad), "{bad}");
+        }
     }
 
     #[test]

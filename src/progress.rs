@@ -30,7 +30,7 @@ impl Spinner {
     }
 }
 
-/// A bar counting bytes, for image pulls.
+/// A bar counting bytes, for image pulls and pushes.
 pub struct Bytes(Option<ProgressBar>);
 
 impl Bytes {
@@ -43,6 +43,13 @@ impl Bytes {
             .expect("static template")
             .progress_chars("=> ");
         Bytes(Some(ProgressBar::new(0).with_style(style).with_message(message.to_string())))
+    }
+
+    /// A line of its own where there is no bar (not a terminal), e.g. a layer finished.
+    pub fn line(&self, text: &str) {
+        if self.0.is_none() {
+            eprintln!("{text}");
+        }
     }
 
     pub fn set(&self, done: u64, total: u64) {

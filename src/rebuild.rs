@@ -137,7 +137,7 @@ impl Context {
         record.message = format!("rebuilt from {LOCK_FILE}");
         record.size_added = 0;
         let repository = &self.project.manifest.repository;
-        let config = self.snapshot_config(config, &record.snapshot, record.created, &record.message);
+        let config = self.snapshot_config(config, &record.snapshot, record.created, &record.message, Some(&record));
         let image = self.engine.commit(helper, repository, &record.snapshot, config, false).await?;
         self.engine.tag(&image, repository, "latest").await?;
         Records::new(&self.state, self.env_name()).save(&record)?;

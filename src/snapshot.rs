@@ -71,15 +71,31 @@ impl Context {
         let repository = &self.project.manifest.repository;
         let created = clock::now_secs();
         let tag = self.free_tag(created).await?;
-        let config = self.snapshot_config(parent.config.clone().unwrap_or_default(), &tag, created, message);
-        let (listing, image, committing) = self.commit_between_installs(&container, repository, &tag, &config).await?;
-        let now = self.parse(&listing);
-        let changes = packages::compare(&before, &now);
-        let mut record = self.record_of(&baseline).await?;
-        record.apply(&changes, |name, version| {
-            let url = now.get(&(Manager::Pip, name.to_string())).and_then(|f| f.direct_url.clone());
-            url.map_or_else(|| format!("{name}=={version}"), |url| format!("{name} @ {url}"))
-        });
+        let baseline_record = self.record_of(&baseline).await?;
+        // The record of what the image holds, from the package listing taken as it commits; it
+        // travels in the image as a label, so a pulled snapshot says what it holds.
+        let record_at = |listing: &str| {
+            let now = self.parse(listing);
+            let changes = packages::compare(&before, &now);
+            let mut record = baseline_record.clone();
+            record.apply(&changes, |name, version| {
+                let url = now.get(&(Manager::Pip, name.to_string())).and_then(|f| f.direct_url.clone());
+                url.map_or_else(|| format!("{name}=={version}"), |url| format!("{name} @ {url}"))
+            });
+            record.snapshot = tag.clone();
+            record.created = created;
+            record.message = message.to_string();
+            (record, changes)
+        };
+        let parent_config = parent.config.clone().unwrap_or_default();
+        let config_at = |listing: &str| {
+            let (record, _) = record_at(listing);
+            self.snapshot_config(parent_config.clone(), &tag, created, message, Some(&record))
+        };
+        let (listing, image, committing) =
+            self.commit_between_installs(&container, repository, &tag, config_at).await?;
+        let (mut record, changes) = record_at(&listing);
+        let config = config_at(&listing);
 
         let committed = self.engine.inspect_image(&image).await?.context("the snapshot image vanished")?;
         // The commit's own layer: what this snapshot stores beyond the image the notebook runs.
@@ -92,9 +108,6 @@ impl Context {
         }
         self.engine.tag(&image, repository, "latest").await?;
 
-        record.snapshot = tag.clone();
-        record.created = created;
-        record.message = message.to_string();
         record.size_added = size_added;
         Records::new(&self.state, self.env_name()).save(&record)?;
         record::write_lock(&self.project.folder, &record)?;
@@ -103,8 +116,8 @@ impl Context {
         Ok(Snapshot { tag, image, size_added, committing, total: started.elapsed(), layers, flattened, changes })
     }
 
-    /// Commits the running notebook without pausing it, at a moment no package manager is at
-    /// work in it: waits while one runs, and if one ran during the commit (the package listing
+    /// Commits the running notebook without pausing it (with the config `config_at` gives for
+    /// the package listing at that moment), when no package manager is at work in it: waits while one runs, and if one ran during the commit (the package listing
     /// moved, or an installer is running now), drops that image and commits again. Returns the
     /// package listing the image holds, its ID and how long the commit took.
     async fn commit_between_installs(
@@ -112,13 +125,13 @@ impl Context {
         container: &EnvContainer,
         repository: &str,
         tag: &str,
-        config: &ImageConfig,
+        config_at: impl Fn(&str) -> ImageConfig,
     ) -> Result<(String, String, Duration)> {
         for _ in 0..COMMIT_ATTEMPTS {
             self.wait_for_installers(container).await?;
             let listing = self.list_packages(container, true).await?;
             let started = Instant::now();
-            let image = self.engine.commit(&container.id, repository, tag, config.clone(), false).await?;
+            let image = self.engine.commit(&container.id, repository, tag, config_at(&listing), false).await?;
             let committing = started.elapsed();
             let processes = self.engine.processes(&container.id).await?;
             if installers::first_installer(&processes).is_none()
@@ -172,6 +185,10 @@ impl Context {
         if let Some(record) = Records::new(&self.state, self.env_name()).load(tag)? {
             return Ok(record);
         }
+        // A snapshot pulled from a registry carries its record.
+        if let Some(text) = labels.get(label::RECORD).filter(|text| !text.is_empty()) {
+            return Record::parse(text, std::path::Path::new(label::RECORD));
+        }
         match record::read_lock(&self.project.folder)? {
             Some(record) if &record.snapshot == tag => Ok(record),
             _ => {
@@ -200,6 +217,7 @@ impl Context {
         tag: &str,
         created: u64,
         message: &str,
+        record: Option<&Record>,
     ) -> ImageConfig {
         let labels = config.labels.get_or_insert_with(HashMap::new);
         labels.insert(label::MANAGED.into(), "true".into());
@@ -209,6 +227,9 @@ impl Context {
         labels.insert(label::SNAPSHOT_TAG.into(), tag.into());
         labels.insert(label::SNAPSHOT_CREATED.into(), created.to_string());
         labels.insert(label::SNAPSHOT_MESSAGE.into(), message.into());
+        if let Some(record) = record {
+            labels.insert(label::RECORD.into(), record.to_toml());
+        }
         // The engine merges the container's labels into the commit; blank the container-only
         // ones so no run-time detail (ports, user, settings) is kept in the image.
         for key in [label::PORTS, label::USER, label::MOUNT, label::UI, label::SETTINGS] {

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Hinted;
 use crate::manifest::{FILE_NAME, Manifest, Project};
+use crate::settings::Gpus;
 use crate::state::{StateDir, write_atomic};
 
 const FILE: &str = "trust.json";
@@ -182,7 +183,12 @@ pub fn beyond_the_folder(manifest: &Manifest, folder: &Path) -> Vec<String> {
         }
     }
     if let Some(gpus) = &manifest.resources.gpus {
-        reach.push(format!("requests GPU devices ({gpus:?})"));
+        let devices = match gpus {
+            Gpus::All(_) => "all GPUs".to_string(),
+            Gpus::Count(n) => format!("{n} GPU(s)"),
+            Gpus::Devices(ids) => format!("GPU devices {}", ids.join(", ")),
+        };
+        reach.push(format!("requests {devices}"));
     }
     reach
 }
@@ -206,7 +212,7 @@ pub fn line_diff(old: &str, new: &str) -> String {
         if i < a.len() && j < b.len() && a[i] == b[j] {
             out.push_str(&format!("  {}\n", a[i]));
             (i, j) = (i + 1, j + 1);
-        } else if j < b.len() && (i == a.len() || common[i][j + 1] >= common[i + 1][j]) {
+        } else if j < b.len() && (i == a.len() || common[i][j + 1] > common[i + 1][j]) {
             out.push_str(&format!("+ {}\n", b[j]));
             j += 1;
         } else {
@@ -221,7 +227,7 @@ pub fn line_diff(old: &str, new: &str) -> String {
 mod tests {
     use super::*;
     use crate::manifest::InitOptions;
-    use crate::settings::{Gpus, MountSpec};
+    use crate::settings::MountSpec;
 
     fn store() -> (tempfile::TempDir, TrustStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -271,6 +277,6 @@ mod tests {
         let reach = beyond_the_folder(&manifest, folder);
         assert_eq!(reach.len(), 2, "{reach:?}");
         assert!(reach[0].contains("/etc at /mnt/etc (read-write)"), "{reach:?}");
-        assert!(reach[1].contains("GPU"), "{reach:?}");
+        assert_eq!(reach[1], "requests all GPUs");
     }
 }

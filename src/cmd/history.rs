@@ -41,7 +41,7 @@ pub async fn rollback(args: RollbackArgs) -> Result<ExitCode> {
 }
 
 pub async fn prune(args: PruneArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
+    let ctx = Context::load_trusted("prune").await?;
     let pruned = ctx.prune(args.keep).await?;
     for tag in &pruned.removed {
         println!("removed {tag}");

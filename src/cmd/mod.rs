@@ -9,6 +9,7 @@ pub mod init;
 pub mod logs;
 pub mod man;
 pub mod orphans;
+pub mod share;
 pub mod snapshot;
 pub mod status;
 pub mod trust;

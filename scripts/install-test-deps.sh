@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs, from Debian's packages, the real parts the tests run against instead of mocks:
+# a registry (docker-registry, htpasswd from apache2-utils), a terminal (tmux) and an ssh server
+# (openssh-server, with its client). Idempotent; as root only (tests that need a part they do not
+# find skip, saying so).
+set -euo pipefail
+
+packages=()
+need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
+need docker-registry docker-registry
+need htpasswd apache2-utils
+need tmux tmux
+need sshd openssh-server
+need ssh openssh-client
+
+if [ "${#packages[@]}" -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "install-test-deps.sh: not root, so ${packages[*]} stay missing; the tests that need them skip" >&2
+  exit 0
+fi
+echo "installing ${packages[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=300 update -qq
+apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
