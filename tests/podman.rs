@@ -10,14 +10,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::kernel::run_cell;
-use common::{NotebookUrl, Sandbox, eventually, is_root, make_wheel, test_image};
+use common::{NotebookUrl, STACKS_IMAGE, Sandbox, eventually, is_root, make_wheel, test_image};
 
 #[test]
 fn lifecycle_and_snapshots_on_podman() {
     let Some(podman) = PodmanService::start() else { return };
-    podman.load(&test_image());
-    let sandbox =
-        Sandbox::with_env(&test_image(), None, &[("DOCKER_HOST", Some(&podman.host())), ("DOCKER_CONTEXT", None)]);
+    assert!(podman.load(&test_image()), "test image {} is missing: run scripts/test.sh", test_image());
+    let sandbox = podman.sandbox(&test_image(), "19100-19149");
     let project = sandbox.project("pod");
 
     let url = NotebookUrl::parse(&sandbox.jenv(&project, &["up"]).success().stdout());
@@ -71,6 +70,32 @@ fn lifecycle_and_snapshots_on_podman() {
     sandbox.jenv(&project, &["down"]).success();
 }
 
+/// The docker-stacks start script on Podman: jenv runs it as root, it switches to the host user
+/// (root here), and an install into /opt/conda survives a snapshot.
+#[test]
+fn docker_stacks_image_on_podman() {
+    let Some(podman) = PodmanService::start() else { return };
+    if !podman.load(STACKS_IMAGE) {
+        eprintln!("\n*** SKIPPED: {STACKS_IMAGE} is not built (scripts/build-stacks-fixture.sh) ***\n");
+        return;
+    }
+    let sandbox = podman.sandbox(STACKS_IMAGE, "19150-19199");
+    let project = sandbox.project("stacks");
+    let url = NotebookUrl::parse(&sandbox.jenv(&project, &["up"]).success().stdout());
+    assert_eq!(url.ui, "lab");
+    assert_eq!(run_cell(&url, "import os; print(os.getcwd())").stdout.trim(), "/home/jovyan/work");
+
+    let wheel = make_wheel(&sandbox, &project, "jenv_stacks", "2.0");
+    let pip = ["exec", "--", "python", "-m", "pip", "install", "--no-index", "--quiet", &wheel];
+    sandbox.jenv(&project, &pip).success();
+    sandbox.jenv(&project, &["snapshot", "-m", "stacks"]).success();
+    sandbox.jenv(&project, &["down"]).success();
+    let again = NotebookUrl::parse(&sandbox.jenv(&project, &["up"]).success().stdout());
+    let output = run_cell(&again, "import jenv_stacks; print(jenv_stacks.VERSION)");
+    assert_eq!(output.stdout.trim(), "2.0", "{:?}", output.error);
+    sandbox.jenv(&project, &["down"]).success();
+}
+
 fn repository(project: &Path) -> String {
     let manifest = std::fs::read_to_string(project.join(".jupyter-env")).unwrap();
     let line = manifest.lines().find(|l| l.starts_with("repository")).unwrap();
@@ -114,14 +139,26 @@ impl PodmanService {
         format!("unix://{}", self.socket.display())
     }
 
-    /// Copies `image` from Docker into Podman's own store, once.
-    fn load(&self, image: &str) {
+    /// A sandbox on this service. Its own port range keeps it off the ports Docker notebooks of
+    /// other tests lease: once, a Podman notebook on a port a Docker one had used never answered.
+    fn sandbox(&self, image: &str, ports: &str) -> Sandbox {
+        let host = self.host();
+        let env = [("DOCKER_HOST", Some(host.as_str())), ("DOCKER_CONTEXT", None), ("JENV_PORT_RANGE", Some(ports))];
+        Sandbox::with_env(image, None, &env)
+    }
+
+    /// Copies `image` from Docker into Podman's own store, once; `false` when Docker has none.
+    fn load(&self, image: &str) -> bool {
         if Command::new("podman").args(["image", "exists", image]).status().unwrap().success() {
-            return;
+            return true;
+        }
+        if !Command::new("docker").args(["image", "inspect", image]).output().unwrap().status.success() {
+            return false;
         }
         let mut save = Command::new("docker").args(["save", image]).stdout(Stdio::piped()).spawn().unwrap();
         let load = Command::new("podman").args(["load", "-q"]).stdin(save.stdout.take().unwrap()).output().unwrap();
         assert!(save.wait().unwrap().success() && load.status.success(), "{}", String::from_utf8_lossy(&load.stderr));
+        true
     }
 }
 
