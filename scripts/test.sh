@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: builds the two offline test images once (the Debian image and the
-# docker-stacks fixture), sets up Podman for tests/podman.rs, then runs every test against the
-# engine.
+# docker-stacks fixture), sets up Podman for tests/podman.rs and Chromium for tests/browser.rs,
+# then runs every test against the engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +14,6 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "test.sh: not root, so podman is not installed and tests/podman.rs will skip" >&2
 fi
+# tests/browser.rs opens notebooks in headless Chromium; without root it skips, saying so.
+scripts/ensure-chromium.sh
 cargo test --locked "$@"
