@@ -18,6 +18,7 @@ mod history;
 mod installers;
 mod jupyter;
 mod manifest;
+mod opener;
 mod oplock;
 mod orphans;
 mod packages;

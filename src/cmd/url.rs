@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::environment::Context;
+use crate::opener;
 
 pub async fn url() -> Result<ExitCode> {
     let ctx = Context::load().await?;
@@ -11,15 +12,14 @@ pub async fn url() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the URL with the desktop's opener; prints it when there is none.
+/// Opens the URL with `$BROWSER` or the platform's opener; prints it when none works.
 pub async fn open() -> Result<ExitCode> {
     let ctx = Context::load().await?;
     let running = ctx.running(ctx.running_container().await?).await?;
-    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
-    match std::process::Command::new(opener).arg(&running.url).status() {
-        Ok(status) if status.success() => eprintln!("opened {}", running.url),
-        _ => {
-            eprintln!("could not start `{opener}`; open this URL yourself:");
+    match opener::open(&running.url) {
+        Ok(opened_with) => eprintln!("opened the notebook with `{opened_with}`"),
+        Err(failures) => {
+            eprintln!("no browser opened it: {}. Open this URL yourself:", failures.join("; "));
             println!("{}", running.url);
         }
     }
