@@ -283,10 +283,8 @@ fn state_folder(state: &StateDir) -> Check {
         match state.read() {
             Loaded::Ok(current) => {
                 let leased = current.environments.values().filter(|r| r.leased).count();
-                detail.push_str(&format!(
-                    ", state.json (0600) holds {} environments, {leased} leased",
-                    current.environments.len()
-                ));
+                let count = plural(current.environments.len(), "environment");
+                detail.push_str(&format!(", state.json (0600) holds {count}, {leased} leased"));
             }
             Loaded::Corrupt(reason) => problems.add(
                 reason,
@@ -333,7 +331,7 @@ fn locks(state: &StateDir) -> Check {
             }
         }
     }
-    let mut detail = format!("state.lock and {count} environment locks usable");
+    let mut detail = format!("state.lock and {} usable", plural(count, "environment lock"));
     if !notes.is_empty() {
         detail.push_str(&format!("; busy: {}", notes.join(", ")));
     }
@@ -401,6 +399,10 @@ impl Problems {
             Check::fail(name, self.details.join("; "), self.fixes.join("; "))
         }
     }
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }
 
 fn accessible(path: &Path, mode: libc::c_int) -> bool {
