@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the real parts the tests run against instead of mocks:
-# a registry (docker-registry, htpasswd from apache2-utils), a terminal (tmux) and an ssh server
-# (openssh-server, with its client). Idempotent; as root only (tests that need a part they do not
-# find skip, saying so).
+# a registry (docker-registry, htpasswd from apache2-utils), a terminal (tmux), an ssh server
+# (openssh-server, with its client), and openssl for a TLS engine's certificates.
+# Idempotent; as root only (tests that need a part they do not find skip, saying so).
 set -euo pipefail
 
 packages=()
@@ -12,6 +12,7 @@ need htpasswd apache2-utils
 need tmux tmux
 need sshd openssh-server
 need ssh openssh-client
+need openssl openssl
 
 if [ "${#packages[@]}" -eq 0 ]; then
   exit 0

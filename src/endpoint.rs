@@ -13,13 +13,17 @@ use sha2::{Digest, Sha256};
 use crate::error::{Hinted, hinted};
 
 pub const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
+/// A TLS engine's client files, as `docker --tlsverify` reads them.
+pub const TLS_FILES: [&str; 3] = ["ca.pem", "cert.pem", "key.pem"];
 
 /// The engine address and why it was chosen (for messages and `jenv doctor`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// `unix:///path`, `tcp://host:port` or `http://host:port`.
+    /// `unix:///path`, `tcp://host:port`, `http://host:port` or `ssh://[user@]host[:port]`.
     pub host: String,
     pub source: Source,
+    /// For a TLS `tcp://` engine: the folder holding `ca.pem`, `cert.pem` and `key.pem`.
+    pub tls: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +60,8 @@ pub struct Inputs {
     pub docker_host: Option<String>,
     pub docker_context: Option<String>,
     pub docker_tls_verify: bool,
+    /// `$DOCKER_CERT_PATH`: where the TLS client files are (else the config folder).
+    pub docker_cert_path: Option<PathBuf>,
     /// `$DOCKER_CONFIG`, else `~/.docker`.
     pub config_dir: PathBuf,
 }
@@ -72,6 +78,7 @@ impl Inputs {
             docker_host: var("DOCKER_HOST"),
             docker_context: var("DOCKER_CONTEXT"),
             docker_tls_verify: var("DOCKER_TLS_VERIFY").is_some(),
+            docker_cert_path: var("DOCKER_CERT_PATH").map(PathBuf::from),
             config_dir,
         }
     }
@@ -86,12 +93,10 @@ impl Endpoint {
     pub fn resolve(inputs: &Inputs) -> Result<Endpoint> {
         let endpoint = match (&inputs.docker_host, &inputs.docker_context) {
             (Some(host), _) => {
-                let endpoint = Endpoint { host: host.clone(), source: Source::DockerHost };
+                let mut endpoint = Endpoint { host: host.clone(), source: Source::DockerHost, tls: None };
                 if inputs.docker_tls_verify && endpoint.is_tcp() {
-                    hinted!(
-                        "unset DOCKER_TLS_VERIFY and use an engine reachable without TLS (e.g. its unix socket)",
-                        "DOCKER_TLS_VERIFY is set for {host}, and jenv does not speak TLS to engines yet"
-                    );
+                    // As the docker CLI: the client files are in DOCKER_CERT_PATH, else ~/.docker.
+                    endpoint.tls = Some(inputs.docker_cert_path.clone().unwrap_or_else(|| inputs.config_dir.clone()));
                 }
                 endpoint
             }
@@ -106,10 +111,21 @@ impl Endpoint {
     }
 
     fn default_socket() -> Endpoint {
-        Endpoint { host: DEFAULT_SOCKET.to_string(), source: Source::DefaultSocket }
+        Endpoint { host: DEFAULT_SOCKET.to_string(), source: Source::DefaultSocket, tls: None }
     }
 
-    fn is_tcp(&self) -> bool {
+    /// An engine reached through ssh: its ports are on the remote host's loopback.
+    pub fn is_ssh(&self) -> bool {
+        self.host.starts_with("ssh://")
+    }
+
+    /// Whether the engine's host is another machine as far as jenv can tell (ssh or tcp), so
+    /// folder paths must be checked there.
+    pub fn is_remote(&self) -> bool {
+        self.unix_path().is_none()
+    }
+
+    pub fn is_tcp(&self) -> bool {
         self.host.starts_with("tcp://") || self.host.starts_with("http://")
     }
 
@@ -118,21 +134,41 @@ impl Endpoint {
         self.host.strip_prefix("unix://")
     }
 
-    /// Only unix sockets and plain TCP are spoken; anything else is refused before connecting.
+    /// unix sockets, TCP (plain, or TLS with its client files) and ssh are spoken; anything else,
+    /// or TLS without its files, is refused before connecting.
     fn check_scheme(&self) -> Result<()> {
+        if let Some(dir) = &self.tls {
+            let missing: Vec<&str> = TLS_FILES.iter().copied().filter(|file| !dir.join(file).is_file()).collect();
+            if !missing.is_empty() {
+                hinted!(
+                    "put the engine's client files there, or set DOCKER_CERT_PATH to the folder that has them",
+                    "{} uses TLS, but {} has no {}",
+                    self.host,
+                    dir.display(),
+                    missing.join(", ")
+                );
+            }
+            return Ok(());
+        }
+        if let Some(authority) = self.host.strip_prefix("ssh://") {
+            // bollard hands ssh the address without its port (`host:2222` as a host name).
+            let authority = authority.trim_end_matches('/');
+            if authority.rsplit_once(':').is_some_and(|(_, port)| port.chars().all(|c| c.is_ascii_digit())) {
+                hinted!(
+                    "give the host a name in ~/.ssh/config (`Host box`, `HostName ...`, `Port ...`) and use ssh://box",
+                    "jenv cannot pass the port in {} to ssh",
+                    self.host
+                );
+            }
+            return Ok(());
+        }
         if self.unix_path().is_some() || self.is_tcp() {
             return Ok(());
         }
         let scheme = self.host.split_once("://").map_or(self.host.as_str(), |(scheme, _)| scheme);
-        let hint = match scheme {
-            "ssh" => {
-                "forward the remote socket instead, e.g. `ssh -NL /tmp/remote-docker.sock:/var/run/docker.sock HOST`, and set DOCKER_HOST=unix:///tmp/remote-docker.sock"
-            }
-            _ => "use a unix:// socket or a tcp:// address without TLS",
-        };
         hinted!(
-            hint,
-            "jenv cannot connect to {} (from {}): `{scheme}` engines are not supported yet",
+            "use a unix://, tcp:// or ssh:// engine address",
+            "jenv cannot connect to {} (from {}): `{scheme}` engines are not supported",
             self.host,
             self.source
         )
@@ -215,12 +251,15 @@ fn context_endpoint(config_dir: &Path, name: &str, by: ChosenBy) -> Result<Endpo
     let Some(docker) = meta.endpoints.docker.filter(|d| !d.host.is_empty()) else {
         hinted!("see it with `docker context inspect {name}`", "the Docker context `{name}` has no Docker endpoint");
     };
-    let endpoint = Endpoint { host: docker.host, source: Source::Context { name: name.to_string(), by } };
+    let mut endpoint =
+        Endpoint { host: docker.host, source: Source::Context { name: name.to_string(), by }, tls: None };
     let tls = config_dir.join("contexts/tls").join(&hash).join("docker");
-    if endpoint.is_tcp() && (docker.skip_tls_verify || tls.is_dir()) {
+    if endpoint.is_tcp() && tls.is_dir() {
+        endpoint.tls = Some(tls);
+    } else if endpoint.is_tcp() && docker.skip_tls_verify {
         hinted!(
-            "use a context whose endpoint is a unix socket or plain tcp://, or set DOCKER_HOST",
-            "the Docker context `{name}` uses TLS ({}), and jenv does not speak TLS to engines yet",
+            "give the context its client files (`docker context update --docker ca=...,cert=...,key=...`), or set DOCKER_HOST",
+            "the Docker context `{name}` uses TLS without verifying the engine ({}), which jenv does not do",
             endpoint.host
         );
     }
@@ -267,7 +306,7 @@ mod tests {
     fn nothing_configured_means_the_default_socket() {
         let dir = tempfile::tempdir().unwrap();
         let endpoint = Endpoint::resolve(&inputs(dir.path())).unwrap();
-        assert_eq!(endpoint, Endpoint { host: DEFAULT_SOCKET.into(), source: Source::DefaultSocket });
+        assert_eq!(endpoint, Endpoint { host: DEFAULT_SOCKET.into(), source: Source::DefaultSocket, tls: None });
         assert_eq!(endpoint.source.to_string(), "default socket");
     }
 
@@ -355,24 +394,44 @@ mod tests {
     }
 
     #[test]
-    fn tls_and_ssh_endpoints_are_refused_plainly() {
+    fn tls_engines_find_their_client_files_as_the_docker_cli_does() {
         let dir = tempfile::tempdir().unwrap();
         write_context(dir.path(), "remote", "tcp://10.0.0.1:2376");
-        std::fs::create_dir_all(dir.path().join("contexts/tls").join(context_hash("remote")).join("docker")).unwrap();
+        let context_tls = dir.path().join("contexts/tls").join(context_hash("remote")).join("docker");
+        std::fs::create_dir_all(&context_tls).unwrap();
         let inputs = Inputs { docker_context: Some("remote".into()), ..inputs(dir.path()) };
         let err = message(Endpoint::resolve(&inputs).unwrap_err());
-        assert!(err.contains("context `remote` uses TLS"), "{err}");
+        assert!(err.contains("tcp://10.0.0.1:2376 uses TLS") && err.contains("no ca.pem, cert.pem, key.pem"), "{err}");
+        for file in TLS_FILES {
+            std::fs::write(context_tls.join(file), "pem").unwrap();
+        }
+        assert_eq!(Endpoint::resolve(&inputs).unwrap().tls, Some(context_tls.clone()));
 
-        let ssh = Inputs { docker_host: Some("ssh://me@box".into()), ..super::tests::inputs(dir.path()) };
-        let err = message(Endpoint::resolve(&ssh).unwrap_err());
-        assert!(err.contains("`ssh` engines are not supported yet"), "{err}");
-
+        let certs = dir.path().join("certs");
         let tls = Inputs {
             docker_host: Some("tcp://10.0.0.1:2376".into()),
             docker_tls_verify: true,
+            docker_cert_path: Some(certs.clone()),
             ..super::tests::inputs(dir.path())
         };
-        assert!(message(Endpoint::resolve(&tls).unwrap_err()).contains("DOCKER_TLS_VERIFY"));
+        assert!(message(Endpoint::resolve(&tls).unwrap_err()).contains("has no ca.pem"));
+        std::fs::create_dir_all(&certs).unwrap();
+        for file in TLS_FILES {
+            std::fs::write(certs.join(file), "pem").unwrap();
+        }
+        assert_eq!(Endpoint::resolve(&tls).unwrap().tls, Some(certs));
+    }
+
+    #[test]
+    fn ssh_engines_are_remote_and_odd_schemes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ssh = Inputs { docker_host: Some("ssh://me@box".into()), ..inputs(dir.path()) };
+        let endpoint = Endpoint::resolve(&ssh).unwrap();
+        assert!(endpoint.is_ssh() && endpoint.is_remote());
+        let with_port = Inputs { docker_host: Some("ssh://me@box:2222".into()), ..inputs(dir.path()) };
+        assert!(message(Endpoint::resolve(&with_port).unwrap_err()).contains("~/.ssh/config"));
+        let npipe = Inputs { docker_host: Some("npipe:////./pipe/docker_engine".into()), ..inputs(dir.path()) };
+        assert!(message(Endpoint::resolve(&npipe).unwrap_err()).contains("`npipe` engines are not supported"));
     }
 
     #[test]

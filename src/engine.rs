@@ -12,9 +12,9 @@ use bollard::models::{
     HostConfig, ImageConfig, ImageInspect, ImageSummary, Mount, MountType, PortBinding,
 };
 use bollard::query_parameters::{
-    CommitContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListImagesOptions,
-    LogsOptions, PushImageOptions, RemoveContainerOptions, RemoveImageOptions, StopContainerOptions, TagImageOptions,
-    UploadToContainerOptions,
+    CommitContainerOptions, CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions,
+    ListContainersOptions, ListImagesOptions, LogsOptions, PushImageOptions, RemoveContainerOptions,
+    RemoveImageOptions, StopContainerOptions, TagImageOptions, UploadToContainerOptions,
 };
 use bollard::{API_DEFAULT_VERSION, Docker};
 use futures_util::{Stream, StreamExt};
@@ -210,9 +210,16 @@ impl Engine {
                 hint,
             )
         };
-        let docker = match endpoint.unix_path() {
-            Some(path) => Docker::connect_with_unix(path, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION),
-            None => Docker::connect_with_http(&endpoint.host, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION),
+        let docker = if let Some(path) = endpoint.unix_path() {
+            Docker::connect_with_unix(path, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION)
+        } else if let Some(dir) = &endpoint.tls {
+            let [ca, cert, key] = crate::endpoint::TLS_FILES.map(|file| dir.join(file));
+            Docker::connect_with_ssl(&endpoint.host, &key, &cert, &ca, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION)
+        } else if endpoint.is_ssh() {
+            // The system ssh client runs `docker system dial-stdio` on the remote host.
+            Docker::connect_with_ssh(&endpoint.host, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION, None)
+        } else {
+            Docker::connect_with_http(&endpoint.host, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION)
         };
         let docker = docker.map_err(|e| unreachable(e.to_string()))?.with_request_modifier(|mut request| {
             let split = request
@@ -388,7 +395,18 @@ impl Engine {
         self.docker
             .create_container(Some(options), body)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot create container {}: {}", spec.name, describe(&e)))?;
+            .map_err(|e| {
+                let reason = describe(&e);
+                match reason.split_once("bind source path does not exist: ") {
+                    // The engine's host is another machine, which lacks the folder (or a mount source).
+                    Some((_, path)) => Hinted::new(
+                        format!("{path} does not exist on the engine's host ({}), so it cannot be mounted", self.endpoint.host),
+                        "jenv mounts folders by their path on the engine's host: share it there (a shared home, NFS) or check the project out at the same path, then run `jenv up` again",
+                    )
+                    .into(),
+                    None => anyhow::anyhow!("cannot create container {}: {reason}", spec.name),
+                }
+            })?;
         Ok(())
     }
 
@@ -401,6 +419,21 @@ impl Engine {
             .upload_to_container(container, Some(options), bollard::body_full(tar.into()))
             .await
             .map_err(|e| anyhow::anyhow!("cannot give {path} in {container} to {uid}:{gid}: {}", describe(&e)))
+    }
+
+    /// A file from a container (created or running, bind mounts included); `None` when absent.
+    pub async fn read_file(&self, container: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        let options = DownloadFromContainerOptions { path: path.to_string() };
+        let mut stream = self.docker.download_from_container(container, Some(options));
+        let mut tar = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => tar.extend_from_slice(&bytes),
+                Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => return Ok(None),
+                Err(err) => anyhow::bail!("cannot read {path} in {container}: {}", describe(&err)),
+            }
+        }
+        Ok(first_file_of_tar(&tar))
     }
 
     /// Starts a created container. Fails with [`StartError::PortTaken`] when the engine finds a
@@ -667,6 +700,14 @@ fn one_change_per_parameter(query: &str) -> Option<String> {
 }
 
 /// A tar archive holding one directory entry, `path` (absolute) owned by `uid:gid`, mode 0755.
+/// The contents of the first file in a tar archive.
+fn first_file_of_tar(tar: &[u8]) -> Option<Vec<u8>> {
+    let header = tar.get(..512)?;
+    let size_field = std::str::from_utf8(&header[124..136]).ok()?;
+    let size = usize::from_str_radix(size_field.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok()?;
+    tar.get(512..512 + size).map(<[u8]>::to_vec)
+}
+
 fn directory_tar(path: &str, uid: u32, gid: u32) -> Result<Vec<u8>> {
     let name = format!("{}/", path.trim_matches('/'));
     anyhow::ensure!(name.len() < 100 && name != "/", "`{path}` does not fit a tar header");
@@ -850,10 +891,23 @@ async fn transfer(
 /// The statuses an engine reports when one layer of a pull or push is done.
 const LAYER_DONE: &[&str] = &["Pull complete", "Already exists", "Pushed", "Layer already exists", "Mounted from"];
 
+/// The engine's own message, or a connection error with its causes (`client error (Connect):
+/// invalid peer certificate: ...`), which hyper keeps in the error's source chain.
 fn describe(err: &DockerError) -> String {
     match err {
         DockerError::DockerResponseServerError { message, .. } => message.clone(),
-        other => other.to_string(),
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                let cause_text = cause.to_string();
+                if !text.contains(&cause_text) {
+                    text = format!("{text}: {cause_text}");
+                }
+                source = cause.source();
+            }
+            text
+        }
     }
 }
 

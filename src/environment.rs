@@ -12,6 +12,7 @@ use bollard::models::{ImageConfig, ImageInspect};
 use crate::drift;
 use crate::engine::{ContainerSpec, Engine, EnvContainer, Limits, StartError, label, ports_label};
 use crate::error::{Hinted, hinted};
+use crate::forward::Forwards;
 use crate::jupyter;
 use crate::manifest::{self, JUPYTER_PORT, Project};
 use crate::oplock::{OpLock, OpLocks};
@@ -150,6 +151,7 @@ impl Context {
                 }
             }
         };
+        self.open_forward(&container)?;
         let running = self.running(container).await?;
         if fresh {
             // A container just created from its image holds exactly the image's packages: list
@@ -175,6 +177,7 @@ impl Context {
         let name = self.project.container_name();
         self.engine.stop(&name, STOP_TIMEOUT_SECS).await?;
         self.engine.remove(&name).await?;
+        Forwards::new(&self.state).close(self.env_name())?;
         // The ports stay in the record as the folder's preference for next time.
         self.update_record(|record| record.leased = false)?;
         Ok(existed)
@@ -247,6 +250,10 @@ impl Context {
             let started_as = StartedAs { image: &image, config: &image_config, run_as: &run_as, ui };
             let spec = self.spec(&started_as, &settings, &token, &host_ports)?;
             self.engine.create(&spec).await?;
+            if let Err(err) = self.check_remote_folder(&spec.name).await {
+                self.engine.remove(&spec.name).await?;
+                return Err(err);
+            }
             if let Some(claim) = &run_as.claim
                 && let Err(err) = self.engine.own_folder(&spec.name, &claim.path, claim.uid, claim.gid).await
             {
@@ -397,10 +404,45 @@ impl Context {
         vars
     }
 
+    /// On an ssh engine the notebook's ports are on the remote host's loopback: opens (or keeps)
+    /// jenv's ssh forward to them. Nothing to do on a local engine.
+    fn open_forward(&self, container: &EnvContainer) -> Result<()> {
+        let endpoint = self.engine.endpoint();
+        if endpoint.is_ssh() {
+            let ports = container.ports.iter().map(|(name, (_, host))| (name.clone(), *host)).collect();
+            Forwards::new(&self.state).ensure(&container.name, &endpoint.host, &ports)?;
+        }
+        Ok(())
+    }
+
+    /// On an engine on another machine, the folder is mounted by its path there: make sure that
+    /// path holds this project (its manifest, as here), never an empty or unrelated folder.
+    async fn check_remote_folder(&self, container: &str) -> Result<()> {
+        if !self.engine.endpoint().is_remote() {
+            return Ok(());
+        }
+        let mount = &self.project.manifest.mount;
+        let there = self.engine.read_file(container, &format!("{mount}/{}", manifest::FILE_NAME)).await?;
+        let here = std::fs::read(self.project.folder.join(manifest::FILE_NAME))?;
+        if there.as_deref() == Some(here.as_slice()) {
+            return Ok(());
+        }
+        let what = if there.is_some() { "a different .jupyter-env" } else { "no .jupyter-env" };
+        Err(Hinted::new(
+            format!(
+                "{} on the engine's host ({}) holds {what}: it is not this project, so nothing was started",
+                self.project.folder.display(),
+                self.engine.endpoint().host
+            ),
+            "jenv mounts the folder by its path on the engine's host: share it there (a shared home, NFS) or check the project out at the same path",
+        )
+        .into())
+    }
+
     /// Polls Jupyter's `/api` until it answers. If the container dies or the deadline passes,
     /// shows its last log lines and removes it, so no half-started notebook is left behind.
     async fn wait_ready(&self, container: &EnvContainer) -> Result<()> {
-        let port = container.host_port(JUPYTER_PORT).context("the container has no jupyter port label")?;
+        let port = reachable_port(&self.engine, container)?;
         let deadline = Instant::now() + ready_timeout();
         let spinner = Spinner::new("waiting for Jupyter to answer");
         let outcome = tokio::select! {
@@ -495,7 +537,7 @@ pub fn known_tokens(state: &StateDir) -> BTreeMap<String, String> {
 
 /// The URL of a running container: token from the state, else from the container itself.
 pub async fn url_of(tokens: &BTreeMap<String, String>, engine: &Engine, container: &EnvContainer) -> Result<String> {
-    let port = container.host_port(JUPYTER_PORT).context("the container has no jupyter port label")?;
+    let port = reachable_port(engine, container)?;
     let token = match tokens.get(&container.name).filter(|t| !t.is_empty()) {
         Some(token) => token.clone(),
         None => match RunEnv::of(container).token() {
@@ -505,6 +547,17 @@ pub async fn url_of(tokens: &BTreeMap<String, String>, engine: &Engine, containe
         },
     };
     Ok(jupyter::url(port, &container.ui, &token))
+}
+
+/// The port on this machine that reaches the notebook: its host port, or on an ssh engine the
+/// local end of jenv's forward (the remote port when no forward runs).
+fn reachable_port(engine: &Engine, container: &EnvContainer) -> Result<u16> {
+    let port = container.host_port(JUPYTER_PORT).context("the container has no jupyter port label")?;
+    if !engine.endpoint().is_ssh() {
+        return Ok(port);
+    }
+    let forwards = Forwards::new(&StateDir { root: PathBuf::from(&container.home) });
+    Ok(forwards.live(&container.name)?.and_then(|f| f.local_port(port)).unwrap_or(port))
 }
 
 async fn token_from_engine(engine: &Engine, container: &str) -> Result<Option<String>> {

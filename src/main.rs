@@ -14,6 +14,7 @@ mod endpoint;
 mod engine;
 mod environment;
 mod error;
+mod forward;
 mod history;
 mod installers;
 mod jupyter;

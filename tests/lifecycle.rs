@@ -159,9 +159,10 @@ fn attach_streams_logs_and_ctrl_c_stops_the_notebook() {
             sink.lock().unwrap().push_str(&(line.unwrap() + "\n"));
         }
     });
-    // A request the notebook logs, so the stream has something to show.
-    http(url.port, "GET", "/api/contents", None);
+    // A request the notebook logs, so the stream has something to show. The stream starts just
+    // after the URL is printed, so a request made in between is not in it: ask until one shows.
     common::eventually("the 403 to show in the attached log", Duration::from_secs(20), || {
+        http(url.port, "GET", "/api/contents", None);
         log.lock().unwrap().contains("403 GET /api/contents")
     });
 

@@ -33,7 +33,7 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<String>,
     /// The engine it is on and why jenv chose it, e.g. `unix:///var/run/docker.sock (default socket)`.
-    #[serde(skip)]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub engine: String,
 }
 
@@ -125,10 +125,15 @@ async fn this_folder() -> Result<Entry> {
         None => Entry::absent(&ctx.project),
     };
     entry.busy = busy;
-    let endpoint = ctx.engine.endpoint();
-    let podman = if ctx.engine.is_podman() { ", Podman" } else { "" };
-    entry.engine = format!("{} ({}{podman})", endpoint.host, endpoint.source);
+    entry.engine = describe_engine(&ctx.engine);
     Ok(entry)
+}
+
+/// The engine's address, why jenv chose it, and Podman when it is.
+fn describe_engine(engine: &Engine) -> String {
+    let endpoint = engine.endpoint();
+    let podman = if engine.is_podman() { ", Podman" } else { "" };
+    format!("{} ({}{podman})", endpoint.host, endpoint.source)
 }
 
 /// Every jenv container on the engine; needs no manifest, so it works from any folder.
@@ -137,7 +142,9 @@ async fn all() -> Result<Vec<Entry>> {
     let tokens = known_tokens(&StateDir::locate()?);
     let mut entries = Vec::new();
     for container in engine.list(None).await? {
-        entries.push(entry(&tokens, &engine, container).await?);
+        let mut entry = entry(&tokens, &engine, container).await?;
+        entry.engine = describe_engine(&engine);
+        entries.push(entry);
     }
     entries.sort_by(|a, b| a.folder.cmp(&b.folder));
     Ok(entries)
@@ -196,13 +203,18 @@ fn state_words(entry: &Entry) -> String {
 }
 
 fn print_table(entries: &[Entry]) {
-    if entries.is_empty() {
+    let Some(first) = entries.first() else {
         println!("no jenv environments on this engine");
         return;
-    }
-    let width = entries.iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
-    println!("{:width$}  {:8}  {:40}  FOLDER", "NAME", "STATE", "URL");
+    };
+    println!("engine: {}", first.engine);
+    let url = |e: &Entry| e.url.clone().unwrap_or_else(|| "-".to_string());
+    // Columns as wide as their widest cell, so the header lines up with every row.
+    let name_width = entries.iter().map(|e| e.name.len()).max().unwrap_or(0).max("NAME".len());
+    let state_width = entries.iter().map(|e| e.state.len()).max().unwrap_or(0).max("STATE".len());
+    let url_width = entries.iter().map(|e| url(e).len()).max().unwrap_or(0).max("URL".len());
+    println!("{:name_width$}  {:state_width$}  {:url_width$}  FOLDER", "NAME", "STATE", "URL");
     for e in entries {
-        println!("{:width$}  {:8}  {:40}  {}", e.name, e.state, e.url.as_deref().unwrap_or("-"), e.folder);
+        println!("{:name_width$}  {:state_width$}  {:url_width$}  {}", e.name, e.state, url(e), e.folder);
     }
 }

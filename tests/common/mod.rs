@@ -5,6 +5,7 @@
 
 pub mod kernel;
 pub mod registry;
+pub mod sshd;
 pub mod terminal;
 pub mod watcher;
 
