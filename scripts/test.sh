@@ -16,4 +16,4 @@ else
 fi
 # tests/browser.rs opens notebooks in headless Chromium; without root it skips, saying so.
 scripts/ensure-chromium.sh
-cargo test --locked "$@"
+cargo test --locked --no-fail-fast "$@"

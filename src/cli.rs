@@ -7,6 +7,9 @@ use crate::settings::{MountSpec, PortSpec};
 #[derive(Debug, Parser)]
 #[command(name = "jenv", version, about = "Each work folder its own Jupyter-in-Docker notebook")]
 pub struct Cli {
+    /// Print no progress (spinners, bars, progress lines); results and errors still print
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }

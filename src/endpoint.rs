@@ -125,6 +125,18 @@ impl Endpoint {
         self.unix_path().is_none()
     }
 
+    /// Whether the notebook's published ports (on the engine host's loopback) can be reached
+    /// from this machine: a local socket, an ssh engine (jenv forwards them) or a TCP engine on
+    /// this machine's loopback.
+    pub fn ports_reachable_here(&self) -> bool {
+        if !self.is_tcp() {
+            return true;
+        }
+        let authority = self.host.split_once("://").map_or(self.host.as_str(), |(_, rest)| rest);
+        let host = authority.rsplit_once(':').map_or(authority, |(host, _)| host);
+        host == "localhost" || host == "[::1]" || host.starts_with("127.")
+    }
+
     pub fn is_tcp(&self) -> bool {
         self.host.starts_with("tcp://") || self.host.starts_with("http://")
     }
@@ -439,6 +451,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_context(dir.path(), "lan", "tcp://10.0.0.1:2375");
         let inputs = Inputs { docker_context: Some("lan".into()), ..inputs(dir.path()) };
-        assert_eq!(Endpoint::resolve(&inputs).unwrap().host, "tcp://10.0.0.1:2375");
+        let lan = Endpoint::resolve(&inputs).unwrap();
+        assert_eq!(lan.host, "tcp://10.0.0.1:2375");
+        assert!(!lan.ports_reachable_here());
+        let here = Endpoint { host: "tcp://127.0.0.1:2375".into(), ..lan };
+        assert!(here.ports_reachable_here());
     }
 }

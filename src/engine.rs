@@ -303,7 +303,6 @@ impl Engine {
         self.docker.inspect_registry_image(image, None).await.map(|_| ()).map_err(|e| anyhow::anyhow!(describe(&e)))
     }
 
-    /// Pulls `image`, showing a byte progress bar on a terminal.
     /// Pulls a base image (Docker Hub or any registry), with the user's credentials for it.
     pub async fn pull(&self, image: &str) -> Result<()> {
         let credentials = crate::registry::credentials_for(image)?;
@@ -829,7 +828,6 @@ fn not_found_is_none<T>(result: Result<T, DockerError>) -> Result<Option<T>> {
     }
 }
 
-/// The engine's own message where it gave one, else bollard's description.
 /// Why a pull or push failed, in the classes jenv acts on.
 #[derive(Debug)]
 pub enum Transfer {

@@ -446,7 +446,7 @@ impl Context {
         let deadline = Instant::now() + ready_timeout();
         let spinner = Spinner::new("waiting for Jupyter to answer");
         let outcome = tokio::select! {
-            outcome = self.poll_ready(port, deadline) => outcome,
+            outcome = self.poll_ready(container, port, deadline) => outcome,
             _ = crate::signals::interrupted() => Err(anyhow::anyhow!("interrupted before the notebook was ready")),
         };
         spinner.finish();
@@ -462,13 +462,18 @@ impl Context {
         Ok(())
     }
 
-    async fn poll_ready(&self, port: u16, deadline: Instant) -> Result<()> {
+    async fn poll_ready(&self, container: &EnvContainer, port: u16, deadline: Instant) -> Result<()> {
         // A fixed rate, not a sleep after each probe, so probes do not drift later and later.
         let mut ticks = tokio::time::interval(READY_POLL);
         let mut polls = 0u32;
+        let here = self.engine.endpoint().ports_reachable_here();
         loop {
             ticks.tick().await;
-            if jupyter::is_ready(port).await {
+            if here && jupyter::is_ready(port).await {
+                return Ok(());
+            }
+            // A TCP engine on another machine publishes on its own loopback: ask from inside.
+            if !here && polls.is_multiple_of(5) && self.answers_inside(container).await {
                 return Ok(());
             }
             polls += 1;
@@ -484,6 +489,19 @@ impl Context {
                 anyhow::bail!("Jupyter did not answer on port {port} within {}s", ready_timeout().as_secs());
             }
         }
+    }
+}
+
+impl Context {
+    /// Whether Jupyter answers on its container port, asked from inside the container (with
+    /// the image's Python, which every Jupyter image has).
+    async fn answers_inside(&self, container: &EnvContainer) -> bool {
+        let Some((port, _)) = container.ports.get(JUPYTER_PORT) else { return false };
+        let probe = format!(
+            "import urllib.request as r, urllib.error as e\ntry: r.urlopen('http://127.0.0.1:{port}/api', timeout=2)\nexcept e.HTTPError: pass"
+        );
+        let target = container.exec_target(&[]);
+        matches!(self.engine.exec_capture(&target, &["python3", "-c", &probe]).await, Ok((0, _)))
     }
 }
 

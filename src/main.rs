@@ -50,6 +50,7 @@ use crate::cli::{Cli, Command};
 fn main() -> ExitCode {
     complete::answer_if_asked();
     let cli = Cli::parse();
+    progress::set_quiet(cli.quiet);
     let result = match cli.command {
         // `init` needs no engine, so it needs no runtime either.
         Command::Init(args) => cmd::init::run(args),

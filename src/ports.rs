@@ -1,7 +1,8 @@
 //! Choosing host ports: pure logic, so it is tested without an engine.
 //!
 //! For each container port the candidates are, in order: the host port the folder had before,
-//! the container port itself, then every port of the range. The first that is free wins.
+//! the container port itself (with jenv's default range, or when the chosen range holds it), then
+//! every port of the range. The first that is free wins.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, TcpListener};
@@ -22,6 +23,10 @@ impl PortRange {
     /// `JENV_PORT_RANGE=LOW-HIGH`, else the user config's `port_range`, else the default.
     pub fn from_env() -> Result<PortRange> {
         crate::config::UserConfig::load()?.port_range()
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        (self.low..=self.high).contains(&port)
     }
 
     pub fn parse(text: &str) -> Result<PortRange> {
@@ -50,7 +55,10 @@ pub fn allocate(
     let mut taken = taken.clone();
     let mut chosen = BTreeMap::new();
     for (name, &container_port) in wanted {
-        let candidates = previous.get(name).copied().into_iter().chain([container_port]).chain(range.low..=range.high);
+        // The container port itself (4040 for 4040) is a friendly default, but a range the user
+        // chose is kept to.
+        let own = (range == DEFAULT_RANGE || range.contains(container_port)).then_some(container_port);
+        let candidates = previous.get(name).copied().into_iter().chain(own).chain(range.low..=range.high);
         let Some(port) = candidates.into_iter().find(|p| !taken.contains(p) && is_bindable(*p)) else {
             return Err(Hinted::new(
                 format!("no free host port for `{name}` in {}-{}", range.low, range.high),
@@ -92,10 +100,18 @@ mod tests {
 
     #[test]
     fn container_port_next_then_the_range() {
-        let got = allocate(&wanted(&[("jupyter", 8888)]), &wanted(&[("jupyter", 9003)]), &none(), RANGE, |p| p != 9003)
-            .unwrap();
-        assert_eq!(got, wanted(&[("jupyter", 8888)]));
-        let got = allocate(&wanted(&[("jupyter", 8888)]), &BTreeMap::new(), &none(), RANGE, |p| p != 8888).unwrap();
+        let spark = wanted(&[("spark-ui", 4040)]);
+        let got = allocate(&spark, &wanted(&[("spark-ui", 9003)]), &none(), DEFAULT_RANGE, |p| p != 9003).unwrap();
+        assert_eq!(got, wanted(&[("spark-ui", 4040)]), "the default range still prefers the container port");
+        let got = allocate(&spark, &BTreeMap::new(), &none(), DEFAULT_RANGE, |p| p != 4040).unwrap();
+        assert_eq!(got, wanted(&[("spark-ui", 8888)]));
+        let got = allocate(&wanted(&[("jupyter", 9004)]), &BTreeMap::new(), &none(), RANGE, |_| true).unwrap();
+        assert_eq!(got, wanted(&[("jupyter", 9004)]), "inside a chosen range too");
+    }
+
+    #[test]
+    fn a_chosen_range_is_kept_to() {
+        let got = allocate(&wanted(&[("jupyter", 8888)]), &BTreeMap::new(), &none(), RANGE, |_| true).unwrap();
         assert_eq!(got, wanted(&[("jupyter", 9000)]));
     }
 

@@ -1,9 +1,21 @@
 //! Progress on long waits: a spinner or a byte bar on a terminal, one plain line otherwise.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// `--quiet`: no progress at all, on a terminal or not.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+}
+
+fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
 
 fn on_terminal() -> bool {
     std::io::stderr().is_terminal()
@@ -14,6 +26,9 @@ pub struct Spinner(Option<ProgressBar>);
 
 impl Spinner {
     pub fn new(message: &str) -> Spinner {
+        if quiet() {
+            return Spinner(None);
+        }
         if !on_terminal() {
             eprintln!("{message}...");
             return Spinner(None);
@@ -35,6 +50,9 @@ pub struct Bytes(Option<ProgressBar>);
 
 impl Bytes {
     pub fn new(message: &str) -> Bytes {
+        if quiet() {
+            return Bytes(None);
+        }
         if !on_terminal() {
             eprintln!("{message}...");
             return Bytes(None);
@@ -47,7 +65,7 @@ impl Bytes {
 
     /// A line of its own where there is no bar (not a terminal), e.g. a layer finished.
     pub fn line(&self, text: &str) {
-        if self.0.is_none() {
+        if self.0.is_none() && !quiet() {
             eprintln!("{text}");
         }
     }

@@ -28,7 +28,7 @@ fn without_a_terminal_nothing_is_written_unless_init_is_given() {
     assert!(refused.contains("no .jupyter-env found") && refused.contains("jenv up --init"), "{refused}");
     assert!(!folder.join(".jupyter-env").exists());
 
-    // The user's config names the image and the port range; the environment overrides the range.
+    // The user's config names the image and the port range, which jenv keeps to.
     let port = common::free_port();
     user_config(
         &sandbox,
@@ -42,7 +42,12 @@ fn without_a_terminal_nothing_is_written_unless_init_is_given() {
     let manifest = std::fs::read_to_string(folder.join(".jupyter-env")).unwrap();
     assert!(manifest.contains(&format!("image = \"{}\"", test_image())), "{manifest}");
     assert!(up.stderr().contains("wrote"), "{}", up.stderr());
+    assert!(up.stderr().contains("waiting for Jupyter to answer"), "progress shows: {}", up.stderr());
     sandbox.jenv(&folder, &["down"]).success();
+    let quiet = sandbox.jenv(&folder, &["--quiet", "up"]).success();
+    assert!(!quiet.stderr().contains("waiting for Jupyter"), "--quiet hides progress: {}", quiet.stderr());
+    assert_eq!(NotebookUrl::parse(&quiet.stdout()), url, "the result still prints");
+    sandbox.jenv(&folder, &["down", "-q"]).success();
 
     user_config(&sandbox, "imgae = \"typo\"\n");
     let bad = sandbox.jenv(&fresh(&sandbox, "typo"), &["up", "--init"]).failure().stderr();

@@ -21,7 +21,8 @@ pub async fn push(args: PushArgs) -> Result<ExitCode> {
 }
 
 pub async fn pull(args: JsonArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
+    // It changes which image `jenv up` starts from, as rollback does.
+    let ctx = Context::load_trusted("pull").await?;
     let pulled = ctx.pull().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&pulled)?);

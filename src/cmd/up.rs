@@ -52,6 +52,13 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         }
     }
     let running = ctx.up().await?;
+    let endpoint = ctx.engine.endpoint();
+    if !endpoint.ports_reachable_here() {
+        eprintln!(
+            "note: the URL's port is on the loopback of the engine's host ({}); forward it from there, e.g. `ssh -NL PORT:127.0.0.1:PORT HOST`",
+            endpoint.host
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&crate::cmd::status::Entry::from_running(&running))?);
     } else {
