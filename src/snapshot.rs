@@ -131,7 +131,10 @@ impl Context {
             self.wait_for_installers(container).await?;
             let listing = self.list_packages(container, true).await?;
             let started = Instant::now();
-            let image = self.engine.commit(&container.id, repository, tag, config_at(&listing), false).await?;
+            let spinner = Spinner::new("committing the notebook (it keeps running)");
+            let committed = self.engine.commit(&container.id, repository, tag, config_at(&listing), false).await;
+            spinner.finish();
+            let image = committed?;
             let committing = started.elapsed();
             let processes = self.engine.processes(&container.id).await?;
             if installers::first_installer(&processes).is_none()
@@ -244,7 +247,9 @@ impl Context {
         let helper = self.helper_spec(image, "flatten");
         self.engine.create(&helper).await?;
         let repository = &self.project.manifest.repository;
+        let spinner = Spinner::new("flattening the snapshot into one layer");
         let imported = self.engine.import_filesystem(&helper.name, repository, tag, dockerfile_changes(config)).await;
+        spinner.finish();
         self.engine.remove(&helper.name).await?;
         imported?;
         let reference = format!("{repository}:{tag}");
