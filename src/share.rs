@@ -108,10 +108,16 @@ impl Context {
     async fn adopt(&self, image: &str) -> Result<Option<String>> {
         let repository = &self.project.manifest.repository;
         self.engine.tag(image, repository, "latest").await?;
-        let labels =
-            self.engine.inspect_image(image).await?.and_then(|i| i.config).and_then(|c| c.labels).unwrap_or_default();
+        let pulled = self.engine.inspect_image(image).await?;
+        let size = pulled.as_ref().and_then(|i| i.size);
+        let labels = pulled.and_then(|i| i.config).and_then(|c| c.labels).unwrap_or_default();
         if let Some(text) = labels.get(label::RECORD).filter(|t| !t.is_empty()) {
-            let record = Record::parse(text, std::path::Path::new(image))?;
+            let mut record = Record::parse(text, std::path::Path::new(image))?;
+            // What it adds to the base image, when the base is here to compare with.
+            let base = self.engine.inspect_image(&self.project.manifest.image).await?.and_then(|i| i.size);
+            if let (Some(size), Some(base)) = (size, base) {
+                record.size_added = size - base;
+            }
             Records::new(&self.state, self.env_name()).save(&record)?;
         }
         Ok(labels.get(label::SNAPSHOT_TAG).cloned())

@@ -85,6 +85,8 @@ impl Context {
             record.snapshot = tag.clone();
             record.created = created;
             record.message = message.to_string();
+            // Known only once committed; the label never carries the parent's figure.
+            record.size_added = 0;
             (record, changes)
         };
         let parent_config = parent.config.clone().unwrap_or_default();

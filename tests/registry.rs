@@ -72,6 +72,8 @@ fn a_pushed_snapshot_is_pulled_by_up_in_a_fresh_clone_and_the_package_imports() 
     let history: Value = serde_json::from_str(&there.jenv(&clone, &["history", "--json"]).success().stdout()).unwrap();
     assert_eq!(history[0]["tag"], current.as_str());
     assert_eq!(history[0]["current"], true);
+    let added = history[0]["size_added"].as_i64().unwrap();
+    assert!(added > 0 && added < 50_000_000, "the pulled snapshot's size over its base: {added}");
     // The record travelled in the image: the receiving side knows what it holds.
     let label = docker(&[
         "image",
