@@ -423,8 +423,7 @@ impl Context {
         }
         let mount = &self.project.manifest.mount;
         let there = self.engine.read_file(container, &format!("{mount}/{}", manifest::FILE_NAME)).await?;
-        let here = std::fs::read(self.project.folder.join(manifest::FILE_NAME))?;
-        if there.as_deref() == Some(here.as_slice()) {
+        if there.as_deref() == Some(self.project.text.as_bytes()) {
             return Ok(());
         }
         let what = if there.is_some() { "a different .jupyter-env" } else { "no .jupyter-env" };

@@ -91,6 +91,8 @@ fn default_mount() -> String {
 pub struct Project {
     pub folder: PathBuf,
     pub manifest: Manifest,
+    /// The manifest's text as read: what was parsed is what trust is judged on.
+    pub text: String,
 }
 
 impl Project {
@@ -314,7 +316,7 @@ pub fn find(start: &Path) -> Result<Option<Project>> {
         match fs::read_to_string(&path) {
             Ok(text) => {
                 let manifest = Manifest::parse(&text, &path)?;
-                return Ok(Some(Project { folder: folder.to_path_buf(), manifest }));
+                return Ok(Some(Project { folder: folder.to_path_buf(), manifest, text }));
             }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
             Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),

@@ -48,6 +48,6 @@ pub fn untrust() -> Result<ExitCode> {
 fn load() -> Result<(Project, ManifestFile, TrustStore)> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let project = manifest::discover(&cwd)?;
-    let file = ManifestFile::of(&project)?;
+    let file = ManifestFile::of(&project);
     Ok((project, file, TrustStore::new(&StateDir::locate()?)))
 }

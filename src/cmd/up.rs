@@ -89,7 +89,8 @@ fn first_run(cwd: &Path, init: bool) -> Result<Project> {
     }
     crate::cmd::init::write(&folder, &manifest)?;
     eprintln!("wrote {} (image {})", folder.join(FILE_NAME).display(), manifest.image);
-    Ok(Project { folder, manifest })
+    let text = manifest.to_toml();
+    Ok(Project { folder, manifest, text })
 }
 
 /// Streams the notebook's logs like `docker run -it`; Ctrl-C stops the notebook, following the
