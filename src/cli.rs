@@ -108,9 +108,13 @@ pub struct ManArgs {
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Install and snapshot without asking (also `yes = true` under [watch] in the manifest)
+    /// Install and snapshot without asking (also `yes = true` under [watch] in the manifest or
+    /// the user config)
     #[arg(long)]
     pub yes: bool,
+    /// Ask before each install even if the manifest or the user config says `yes = true`
+    #[arg(long, conflicts_with = "yes")]
+    pub ask: bool,
     /// Report events as JSON lines on stdout
     #[arg(long)]
     pub json: bool,
@@ -179,6 +183,9 @@ pub struct UpArgs {
     /// With --watch: install and snapshot without asking
     #[arg(long, requires = "watch")]
     pub yes: bool,
+    /// With --watch: ask before each install even if the manifest or user config says `yes = true`
+    #[arg(long, requires = "watch", conflicts_with = "yes")]
+    pub ask: bool,
     /// Print the result as JSON
     #[arg(long, conflicts_with_all = ["attach", "watch"])]
     pub json: bool,

@@ -143,3 +143,27 @@ fn up_watch_attaches_watches_and_stops_cleanly_on_ctrl_c() {
     assert!(status.success(), "everything was snapshotted, so Ctrl-C stops the notebook");
     assert!(sandbox.containers().is_empty());
 }
+
+/// `yes = true` under [watch] in the user config installs unattended in every folder; `--ask`
+/// takes that back for one run (without a terminal: the change is reported, nothing installed).
+#[test]
+fn the_user_configs_watch_yes_applies_and_ask_overrides_it() {
+    let sandbox = Sandbox::new();
+    let project = sandbox.project("configured");
+    std::fs::write(sandbox.home.join("config.toml"), "[watch]\nyes = true\n").unwrap();
+    sandbox.jenv(&project, &["up"]).success();
+    let wheel = make_wheel(&sandbox, &project, "jenv_configured", "1.0");
+    {
+        let watch = Watch::start_with(&sandbox, &project, &["watch", "--ask", "--json"]);
+        editor_save(&project.join("requirements.txt"), &format!("{wheel}\n"));
+        let skipped = watch.expect("skipped", Duration::from_secs(60));
+        assert!(skipped["reason"].as_str().unwrap().contains("no terminal to ask"), "{skipped}");
+    }
+    let diff = sandbox.jenv(&project, &["diff"]).success();
+    assert!(!diff.stdout().contains("jenv-configured"), "--ask installed nothing: {}", diff.stdout());
+
+    let watch = Watch::start_with(&sandbox, &project, &["watch", "--json"]);
+    editor_save(&project.join("requirements.txt"), &format!("# again\n{wheel}\n"));
+    watch.expect("installed", Duration::from_secs(120));
+    watch.expect("snapshot", SNAPSHOT_TIMEOUT);
+}

@@ -65,7 +65,8 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         println!("{}", running.url);
     }
     if args.attach || args.watch {
-        let yes = args.yes || ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes();
+        let configured = ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes();
+        let yes = args.yes || (configured && !args.ask);
         let watch = args.watch.then_some(Options { yes, json: false });
         return attach(&ctx, watch).await;
     }

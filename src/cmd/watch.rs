@@ -9,8 +9,8 @@ use crate::watch::{self, Options};
 
 pub async fn run(args: WatchArgs) -> Result<ExitCode> {
     let ctx = Context::load_trusted("watch").await?;
-    let options =
-        Options { yes: args.yes || ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes(), json: args.json };
+    let configured = ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes();
+    let options = Options { yes: args.yes || (configured && !args.ask), json: args.json };
     tokio::select! {
         result = watch::run(&ctx, options) => match result? {},
         _ = crate::signals::interrupted() => eprintln!("stopped watching"),

@@ -1,4 +1,4 @@
-//! A running `jenv watch --yes --json` for tests, read event by event.
+//! A running `jenv watch --json` for tests (with `--yes` unless told otherwise), read event by event.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -18,12 +18,12 @@ pub struct Watch {
 
 impl Watch {
     pub fn start(sandbox: &Sandbox, project: &Path) -> Watch {
-        let mut child = sandbox
-            .command(project, &["watch", "--yes", "--json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        Watch::start_with(sandbox, project, &["watch", "--yes", "--json"])
+    }
+
+    /// `jenv ARGS` (a `watch ... --json` command line), read the same way.
+    pub fn start_with(sandbox: &Sandbox, project: &Path, args: &[&str]) -> Watch {
+        let mut child = sandbox.command(project, args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
         let (tx, events) = channel();
         std::thread::spawn(move || {
