@@ -97,6 +97,7 @@ fn first_run(cwd: &Path, init: bool) -> Result<Project> {
 /// Streams the notebook's logs like `docker run -it`; Ctrl-C stops the notebook, following the
 /// same rule as `jenv down` for changes that no snapshot holds.
 async fn attach(ctx: &Context, watch: Option<Options>) -> Result<ExitCode> {
+    let mut interrupts = crate::signals::Interrupts::listen();
     eprintln!("streaming logs; press Ctrl-C to stop the notebook");
     let mut logs = ctx.engine.logs(&ctx.project.container_name(), true, Some(0));
     let watcher = async {
@@ -113,7 +114,7 @@ async fn attach(ctx: &Context, watch: Option<Options>) -> Result<ExitCode> {
                 None => break false,
             },
             result = &mut watcher => match result? {},
-            _ = crate::signals::interrupted() => break true,
+            _ = interrupts.recv() => break true,
         }
     };
     if stopped_by_user {

@@ -158,6 +158,15 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        // jenv's ssh forwards outlive the command that opened them; a failed test leaves them.
+        for entry in std::fs::read_dir(self.home.join("forwards")).into_iter().flatten().flatten() {
+            let forward: Option<serde_json::Value> =
+                std::fs::read_to_string(entry.path()).ok().and_then(|text| serde_json::from_str(&text).ok());
+            if let Some(pid) = forward.and_then(|f| f["pid"].as_i64()) {
+                // SAFETY: kill has no memory preconditions; the pid is the forward jenv recorded.
+                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            }
+        }
         let ids = self.containers();
         if !ids.is_empty() {
             let _ = self.docker_command().args(["rm", "-f", "-v"]).args(&ids).output();
