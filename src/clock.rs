@@ -35,6 +35,11 @@ pub fn tag(secs: u64) -> String {
     format!("{y:04}{mo:02}{d:02}-{h:02}{mi:02}{s:02}")
 }
 
+/// `name` as a whole number of seconds, else `default` (unset, empty or not a number).
+pub fn seconds_from_env(name: &str, default: std::time::Duration) -> std::time::Duration {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).map(std::time::Duration::from_secs).unwrap_or(default)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

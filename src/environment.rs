@@ -533,11 +533,7 @@ fn limits(resources: &Resources) -> Result<Limits> {
 }
 
 fn ready_timeout() -> Duration {
-    std::env::var("JENV_READY_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_READY_TIMEOUT)
+    crate::clock::seconds_from_env("JENV_READY_TIMEOUT", DEFAULT_READY_TIMEOUT)
 }
 
 fn indent(text: &str) -> String {

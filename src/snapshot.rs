@@ -28,11 +28,7 @@ const DEFAULT_INSTALLER_WAIT: Duration = Duration::from_secs(300);
 
 /// How long a snapshot waits for an install in the notebook: `JENV_SNAPSHOT_WAIT` seconds, else 5 minutes.
 fn installer_wait() -> Duration {
-    std::env::var("JENV_SNAPSHOT_WAIT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_INSTALLER_WAIT)
+    clock::seconds_from_env("JENV_SNAPSHOT_WAIT", DEFAULT_INSTALLER_WAIT)
 }
 
 #[derive(Debug)]
