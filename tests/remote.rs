@@ -40,6 +40,10 @@ fn an_ssh_engine_serves_the_notebook_through_jenvs_forward_and_down_closes_it() 
     assert_eq!(NotebookUrl::parse(&sandbox.jenv(&project, &["url"]).success().stdout()), url);
     let all = sandbox.jenv(&project, &["status", "--all"]).success().stdout();
     assert!(all.contains(&sshd.docker_host()), "status --all names the engine: {all}");
+    let doctor: Value = serde_json::from_str(&sandbox.jenv(&project, &["doctor", "--json"]).stdout()).unwrap();
+    let engine = doctor["checks"].as_array().unwrap().iter().find(|c| c["name"] == "engine").unwrap().clone();
+    assert_eq!(engine["ok"], true, "doctor reaches the ssh engine: {doctor}");
+    assert!(engine["detail"].as_str().unwrap().contains(&sshd.docker_host()), "{engine}");
 
     sandbox.jenv(&project, &["down"]).success();
     common::eventually("the forward to close", std::time::Duration::from_secs(10), || {
