@@ -98,7 +98,7 @@ time_jenv_up() {
   "$JENV" up >"$out" 2>"$TMP/up.err" || { cat "$TMP/up.err" >&2; die "jenv up failed"; }
   t1=$(now_us)
   url=$(head -n 1 "$out")
-  [[ $url =~ ^http://127\.0\.0\.1:([0-9]+)/\?token=[0-9a-f]+$ ]] || die "jenv up printed '$url', not a URL"
+  [[ $url =~ ^http://127\.0\.0\.1:([0-9]+)/(lab|tree)\?token=[0-9a-f]+$ ]] || die "jenv up printed '$url', not a URL"
   port=${BASH_REMATCH[1]}
   [ "$(api_code "$port")" = 200 ] || die "jenv up returned but $url does not answer /api"
   "$JENV" down --discard >/dev/null 2>&1 || die "jenv down failed"

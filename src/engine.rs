@@ -16,7 +16,7 @@ use bollard::query_parameters::{
     ListContainersOptions, ListImagesOptions, LogsOptions, PushImageOptions, RemoveContainerOptions,
     RemoveImageOptions, StopContainerOptions, TagImageOptions, UploadToContainerOptions,
 };
-use bollard::{API_DEFAULT_VERSION, Docker};
+use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use futures_util::{Stream, StreamExt};
 
 use crate::endpoint::{Endpoint, Source};
@@ -210,18 +210,29 @@ impl Engine {
                 hint,
             )
         };
-        let docker = if let Some(path) = endpoint.unix_path() {
-            Docker::connect_with_unix(path, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION)
-        } else if let Some(dir) = &endpoint.tls {
-            let [ca, cert, key] = crate::endpoint::TLS_FILES.map(|file| dir.join(file));
-            Docker::connect_with_ssl(&endpoint.host, &key, &cert, &ca, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION)
-        } else if endpoint.is_ssh() {
-            // The system ssh client runs `docker system dial-stdio` on the remote host.
-            Docker::connect_with_ssh(&endpoint.host, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION, None)
-        } else {
-            Docker::connect_with_http(&endpoint.host, CONNECT_TIMEOUT_SECS, API_DEFAULT_VERSION)
+        let open = |version: &ClientVersion| {
+            if let Some(path) = endpoint.unix_path() {
+                Docker::connect_with_unix(path, CONNECT_TIMEOUT_SECS, version)
+            } else if let Some(dir) = &endpoint.tls {
+                let [ca, cert, key] = crate::endpoint::TLS_FILES.map(|file| dir.join(file));
+                Docker::connect_with_ssl(&endpoint.host, &key, &cert, &ca, CONNECT_TIMEOUT_SECS, version)
+            } else if endpoint.is_ssh() {
+                // The system ssh client runs `docker system dial-stdio` on the remote host.
+                Docker::connect_with_ssh(&endpoint.host, CONNECT_TIMEOUT_SECS, version, None)
+            } else {
+                Docker::connect_with_http(&endpoint.host, CONNECT_TIMEOUT_SECS, version)
+            }
         };
-        let docker = docker.map_err(|e| unreachable(e.to_string()))?.with_request_modifier(|mut request| {
+        // One `/version` request tells both the API version to speak (older engines reject newer
+        // clients: this is bollard's negotiation, without asking twice) and whether it is Podman.
+        let docker = open(API_DEFAULT_VERSION).map_err(|e| unreachable(e.to_string()))?;
+        let version = docker.version().await.map_err(|e| unreachable(describe(&e)))?;
+        let podman = version.components.iter().flatten().any(|c| c.name.starts_with("Podman"));
+        let docker = match version.api_version.as_deref().and_then(parse_api_version) {
+            Some(server) if server < *API_DEFAULT_VERSION => open(&server).map_err(|e| unreachable(e.to_string()))?,
+            _ => docker,
+        };
+        let docker = docker.with_request_modifier(|mut request| {
             let split = request
                 .uri()
                 .to_string()
@@ -232,9 +243,6 @@ impl Engine {
             }
             request
         });
-        let docker = docker.negotiate_version().await.map_err(|e| unreachable(describe(&e)))?;
-        let version = docker.version().await.map_err(|e| unreachable(describe(&e)))?;
-        let podman = version.components.iter().flatten().any(|c| c.name.starts_with("Podman"));
         Ok(Engine { docker, endpoint, podman })
     }
 
@@ -828,6 +836,12 @@ fn not_found_is_none<T>(result: Result<T, DockerError>) -> Result<Option<T>> {
     }
 }
 
+/// `"1.41"` as bollard's version type.
+fn parse_api_version(text: &str) -> Option<ClientVersion> {
+    let (major, minor) = text.split_once('.')?;
+    Some(ClientVersion { major_version: major.parse().ok()?, minor_version: minor.parse().ok()? })
+}
+
 /// Why a pull or push failed, in the classes jenv acts on.
 #[derive(Debug)]
 pub enum Transfer {
@@ -912,6 +926,14 @@ fn describe(err: &DockerError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_versions_parse_as_bollard_compares_them() {
+        let old = parse_api_version("1.41").unwrap();
+        assert_eq!((old.major_version, old.minor_version), (1, 41));
+        assert!(old < *API_DEFAULT_VERSION, "the engine here is older than bollard's default");
+        assert!(parse_api_version("1").is_none() && parse_api_version("x.y").is_none());
+    }
 
     #[test]
     fn ports_label_round_trips() {
