@@ -266,6 +266,8 @@ fn a_changed_manifest_is_reported_and_up_recreates_only_through_the_guard() {
 #[test]
 fn the_seeds_alias_line_becomes_a_loopback_notebook_with_a_token_and_both_ports() {
     let seed = "docker run -it --rm -p 8888:8888 -p 4040:4040 -v /home/username/myworkfolder:/home/jovyan/work jupyter/all-spark-notebook";
+    let mut cleanup = common::Cleanup::default();
+    cleanup.docker(&["rmi", "jupyter/all-spark-notebook:latest"]);
     let tagged =
         Command::new("docker").args(["tag", STACKS_IMAGE, "jupyter/all-spark-notebook:latest"]).status().unwrap();
     assert!(tagged.success());

@@ -145,7 +145,10 @@ fn a_missing_base_image_is_pulled_with_progress_lines() {
     let base = format!("{}/base/notebook-{}:1", registry.host, std::process::id());
     // An image of its own (one layer on the test image), so the pull has a layer to fetch.
     let maker = format!("jenv-test-base-{}", std::process::id());
-    docker(&["create", "--name", &maker, &test_image()]);
+    let mut cleanup = common::Cleanup::default();
+    cleanup.docker(&["rmi", "-f", &base]);
+    cleanup.docker(&["rm", "-f", &maker]);
+    docker(&["create", "--name", &maker, "--label", "jenv.managed=test", &test_image()]);
     let file = tempfile::NamedTempFile::new().unwrap();
     docker(&["cp", file.path().to_str().unwrap(), &format!("{maker}:/opt/jenv-base")]);
     docker(&["commit", &maker, &base]);
@@ -162,5 +165,4 @@ fn a_missing_base_image_is_pulled_with_progress_lines() {
     assert!(up.stderr().contains(": pull complete"), "a line per layer: {}", up.stderr());
     sandbox.jenv(&project, &["exec", "--", "test", "-f", "/opt/jenv-base"]).success();
     sandbox.jenv(&project, &["down"]).success();
-    docker(&["rmi", &base]);
 }

@@ -171,13 +171,41 @@ impl Drop for Sandbox {
         if !ids.is_empty() {
             let _ = self.docker_command().args(["rm", "-f", "-v"]).args(&ids).output();
         }
+        // A snapshot taken from a snapshot is its child, and the engine removes no image that has
+        // children (not even with -f): remove what can go, then look again, until nothing is left
+        // or nothing more goes.
         let filter = format!("label=jenv.home={}", self.home.display());
-        if let Ok(out) = self.docker_command().args(["images", "-q", "--filter", &filter]).output() {
+        let mut left = usize::MAX;
+        loop {
+            let Ok(out) = self.docker_command().args(["images", "-q", "--filter", &filter]).output() else { break };
             let images: BTreeSet<String> =
                 String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect();
-            if !images.is_empty() {
-                let _ = self.docker_command().args(["rmi", "-f"]).args(&images).output();
+            if images.is_empty() || images.len() >= left {
+                break;
             }
+            left = images.len();
+            for image in &images {
+                let _ = self.docker_command().args(["rmi", "-f", image]).output();
+            }
+        }
+    }
+}
+
+/// Docker commands run when a test ends, passing or failing: for what a test makes by hand,
+/// outside any sandbox's labels (a container, a tag).
+#[derive(Default)]
+pub struct Cleanup(Vec<Vec<String>>);
+
+impl Cleanup {
+    pub fn docker(&mut self, args: &[&str]) {
+        self.0.push(args.iter().map(|a| a.to_string()).collect());
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for args in self.0.iter().rev() {
+            let _ = Command::new("docker").args(args).output();
         }
     }
 }
