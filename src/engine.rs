@@ -9,7 +9,7 @@ use bollard::errors::Error as DockerError;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerConfig, ContainerCreateBody, ContainerInspectResponse, ContainerSummary, DeviceRequest, ExecConfig,
-    HostConfig, ImageConfig, ImageInspect, ImageSummary, Mount, MountType, PortBinding,
+    HostConfig, ImageConfig, ImageInspect, ImageSummary, Mount, MountType, PortBinding, SystemVersion,
 };
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, CreateImageOptions, DownloadFromContainerOptions,
@@ -50,6 +50,8 @@ pub mod label {
 pub struct Engine {
     docker: Docker,
     endpoint: Endpoint,
+    /// The engine's answer to `/version`, asked once when connecting.
+    version: SystemVersion,
     /// Podman's Docker-compatible API, which differs where the code says so.
     podman: bool,
 }
@@ -232,18 +234,20 @@ impl Engine {
             Some(server) if server < *API_DEFAULT_VERSION => open(&server).map_err(|e| unreachable(e.to_string()))?,
             _ => docker,
         };
+        // Only an image import carries `changes`; every other request passes untouched.
         let docker = docker.with_request_modifier(|mut request| {
-            let split = request
-                .uri()
-                .to_string()
-                .split_once('?')
-                .and_then(|(path, query)| one_change_per_parameter(query).map(|query| format!("{path}?{query}")));
+            let uri = request.uri();
+            let split = uri.query().and_then(one_change_per_parameter).map(|query| {
+                // The URI is absolute (scheme and host included): keep all of it but the query.
+                let whole = uri.to_string();
+                format!("{}?{query}", whole.split_once('?').map_or(whole.as_str(), |(base, _)| base))
+            });
             if let Some(Ok(uri)) = split.map(|text| text.parse()) {
                 *request.uri_mut() = uri;
             }
             request
         });
-        Ok(Engine { docker, endpoint, podman })
+        Ok(Engine { docker, endpoint, version, podman })
     }
 
     /// Where the engine is and why jenv chose it.
@@ -290,11 +294,7 @@ impl Engine {
 
     /// The engine's versions and storage driver, as `jenv doctor` reports them.
     pub async fn facts(&self) -> Result<EngineFacts> {
-        let version = self
-            .docker
-            .version()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot read the engine's version: {}", describe(&e)))?;
+        let version = self.version.clone();
         let info =
             self.docker.info().await.map_err(|e| anyhow::anyhow!("cannot read the engine's info: {}", describe(&e)))?;
         Ok(EngineFacts {
@@ -706,7 +706,6 @@ fn one_change_per_parameter(query: &str) -> Option<String> {
     Some(pairs.collect::<Vec<_>>().join("&"))
 }
 
-/// A tar archive holding one directory entry, `path` (absolute) owned by `uid:gid`, mode 0755.
 /// The contents of the first file in a tar archive.
 fn first_file_of_tar(tar: &[u8]) -> Option<Vec<u8>> {
     let header = tar.get(..512)?;
@@ -715,6 +714,7 @@ fn first_file_of_tar(tar: &[u8]) -> Option<Vec<u8>> {
     tar.get(512..512 + size).map(<[u8]>::to_vec)
 }
 
+/// A tar archive holding one directory entry, `path` (absolute) owned by `uid:gid`, mode 0755.
 fn directory_tar(path: &str, uid: u32, gid: u32) -> Result<Vec<u8>> {
     let name = format!("{}/", path.trim_matches('/'));
     anyhow::ensure!(name.len() < 100 && name != "/", "`{path}` does not fit a tar header");
@@ -892,7 +892,7 @@ async fn transfer(
             let (done, all) = layers.values().fold((0, 0), |(d, a), (c, t)| (d + c, a + t));
             progress.set(done as u64, all as u64);
         }
-        if let Some(status) = status.filter(|s| LAYER_DONE.contains(&s.as_str())) {
+        if let Some(status) = status.filter(|s| LAYER_DONE.iter().any(|done| s.starts_with(done))) {
             progress.line(&format!("  {}: {}", id.as_deref().unwrap_or("layer"), status.to_ascii_lowercase()));
         }
     }
@@ -900,7 +900,8 @@ async fn transfer(
     Ok(())
 }
 
-/// The statuses an engine reports when one layer of a pull or push is done.
+/// How the statuses an engine reports when one layer of a pull or push is done begin
+/// (`Mounted from team/base`).
 const LAYER_DONE: &[&str] = &["Pull complete", "Already exists", "Pushed", "Layer already exists", "Mounted from"];
 
 /// The engine's own message, or a connection error with its causes (`client error (Connect):
