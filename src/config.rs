@@ -6,6 +6,7 @@
 //! strictly as the manifest: an unknown key is an error, not a silent no-op.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -45,12 +46,18 @@ impl UserConfig {
         }
     }
 
-    /// The file's settings; none when it does not exist.
+    /// The file's settings; none when it does not exist. Read once per run, however many parts
+    /// of a command ask (trust, ports, the watcher), so a warning about it shows once too.
     pub fn load() -> Result<UserConfig> {
-        match Self::path() {
-            Some(path) => Self::load_from(&path),
-            None => Ok(UserConfig::default()),
+        static LOADED: OnceLock<UserConfig> = OnceLock::new();
+        if let Some(config) = LOADED.get() {
+            return Ok(config.clone());
         }
+        let config = match Self::path() {
+            Some(path) => Self::load_from(&path)?,
+            None => UserConfig::default(),
+        };
+        Ok(LOADED.get_or_init(|| config).clone())
     }
 
     fn load_from(path: &Path) -> Result<UserConfig> {
