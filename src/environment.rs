@@ -178,6 +178,8 @@ impl Context {
         self.engine.stop(&name, STOP_TIMEOUT_SECS).await?;
         self.engine.remove(&name).await?;
         Forwards::new(&self.state).close(self.env_name())?;
+        // The token and the env values have no container to serve any more.
+        RunEnv::new(&self.state.root, self.env_name()).remove()?;
         // The ports stay in the record as the folder's preference for next time.
         self.update_record(|record| record.leased = false)?;
         Ok(existed)
@@ -489,9 +491,7 @@ impl Context {
             }
         }
     }
-}
 
-impl Context {
     /// Whether Jupyter answers on its container port, asked from inside the container (with
     /// the image's Python, which every Jupyter image has).
     async fn answers_inside(&self, container: &EnvContainer) -> bool {

@@ -70,6 +70,7 @@ impl Context {
         }
         .await;
         self.engine.remove(&helper.name).await?;
+        vars.remove()?;
         rebuilt
     }
 

@@ -61,6 +61,19 @@ impl RunEnv {
         self.variables().ok()?.remove(TOKEN)
     }
 
+    /// Forgets the variables, once their container is gone.
+    pub fn remove(&self) -> Result<()> {
+        for extension in ["json", "sh"] {
+            match std::fs::remove_file(self.path(extension)) {
+                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(err).with_context(|| format!("cannot remove {}", self.path(extension).display()));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Every variable the container was started with (empty when jenv kept no copy).
     pub fn variables(&self) -> Result<BTreeMap<String, String>> {
         let path = self.path("json");
@@ -109,6 +122,9 @@ mod tests {
         assert_eq!(env.exec_env().unwrap(), ["QUOTE=it's $HOME `x`"]);
         assert_eq!(env.token().as_deref(), Some("abc"));
         assert_eq!(RunEnv::new(dir.path(), "other").exec_env().unwrap(), Vec::<String>::new());
+        env.remove().unwrap();
+        assert!(!sh.exists() && env.token().is_none(), "removed with its container");
+        env.remove().unwrap();
     }
 
     #[test]

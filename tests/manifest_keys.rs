@@ -79,6 +79,10 @@ fn env_values_reach_the_notebook_exec_shell_and_installs_but_no_snapshot_or_stat
         assert!(!status_text.contains(secret), "status shows {secret}: {status_text}");
         assert!(!image_config.contains(secret), "the snapshot image holds {secret}: {image_config}");
     }
+    // Once the container is gone, jenv keeps no copy of the values either.
+    sandbox.jenv(&project, &["down"]).success();
+    let runtime: Vec<_> = std::fs::read_dir(sandbox.home.join("runtime")).unwrap().flatten().collect();
+    assert!(runtime.is_empty(), "runtime files left after down: {runtime:?}");
 }
 
 #[test]
