@@ -80,3 +80,26 @@ fn on_a_terminal_the_manifest_is_shown_and_written_only_on_yes() {
     sandbox.jenv(&accepted, &["exec", "--", "true"]).success();
     sandbox.jenv(&accepted, &["down"]).success();
 }
+
+/// Two `jenv up --init` at once in one fresh folder: one manifest, one container, one URL.
+#[test]
+fn two_first_runs_at_once_share_one_manifest_and_notebook() {
+    let sandbox = Sandbox::new();
+    let folder = fresh(&sandbox, "twice");
+    let start = || {
+        sandbox
+            .command(&folder, &["up", "--init"])
+            .env("JENV_DEFAULT_IMAGE", test_image())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (start(), start());
+    let first = common::Run(first.wait_with_output().unwrap()).success();
+    let second = common::Run(second.wait_with_output().unwrap()).success();
+    assert_eq!(NotebookUrl::parse(&first.stdout()), NotebookUrl::parse(&second.stdout()));
+    assert_eq!(sandbox.containers().len(), 1);
+    assert!(sandbox.jenv(&folder, &["trust", "--show"]).success().stdout().contains(": trusted"));
+    sandbox.jenv(&folder, &["down"]).success();
+}
