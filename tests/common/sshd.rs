@@ -89,6 +89,10 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
+        // ssh clients that used this server's config (bollard's ControlMaster, jenv's forwards)
+        // first, when a killed jenv left one; the server's per-connection processes end with them.
+        let config = self.dir.path().join("ssh_config");
+        let _ = Command::new("pkill").args(["-f", "--"]).arg(format!("-F {}", config.display())).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
