@@ -103,3 +103,33 @@ fn two_first_runs_at_once_share_one_manifest_and_notebook() {
     assert!(sandbox.jenv(&folder, &["trust", "--show"]).success().stdout().contains(": trusted"));
     sandbox.jenv(&folder, &["down"]).success();
 }
+
+/// The moment a manifest written by `jenv init` appears, another jenv already finds it trusted:
+/// the trust record is written before the file. The test holds jenv's state lock (which the
+/// trust record is written under), so a writer that put the file first would be caught with
+/// the file out and its record not yet written.
+#[test]
+fn a_manifest_jenv_writes_is_trusted_from_the_moment_it_appears() {
+    let sandbox = Sandbox::new();
+    let folder = fresh(&sandbox, "race");
+    let manifest = folder.join(".jupyter-env");
+    std::fs::create_dir_all(&sandbox.home).unwrap();
+    let state_lock = std::fs::File::create(sandbox.home.join("state.lock")).unwrap();
+    state_lock.lock().unwrap();
+    let mut init = sandbox.command(&folder, &["init", "--image", &test_image()]);
+    let writer = init.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // A writer that trusts first waits for the lock before the file exists; give one that
+    // writes the file first the time to show it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !manifest.exists() && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    if manifest.exists() {
+        let show = sandbox.jenv(&folder, &["trust", "--show"]).success().stdout();
+        assert!(show.lines().next().unwrap_or_default().ends_with(": trusted"), "{show}");
+    }
+    drop(state_lock);
+    common::Run(writer.wait_with_output().unwrap()).success();
+    let show = sandbox.jenv(&folder, &["trust", "--show"]).success().stdout();
+    assert!(show.lines().next().unwrap_or_default().ends_with(": trusted"), "{show}");
+}

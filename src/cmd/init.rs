@@ -46,12 +46,16 @@ pub fn write(folder: &Path, manifest: &Manifest) -> Result<()> {
     for mount in &manifest.mounts {
         mount.resolve(folder)?;
     }
+    let folder = folder.canonicalize().with_context(|| format!("cannot resolve {}", folder.display()))?;
     let path = folder.join(FILE_NAME);
-    write_atomic(&path, manifest.to_toml().as_bytes())?;
+    // Trusted before it exists: another jenv that finds the file (a second `up --init` in the
+    // same folder, started at the same moment) must never see it untrusted.
+    let file = ManifestFile { path: path.clone(), text: manifest.to_toml() };
+    TrustStore::new(&StateDir::locate()?).trust(&file)?;
+    write_atomic(&path, file.text.as_bytes())?;
     // The manifest is meant to be shared with the project, unlike jenv's private state.
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-    let file = ManifestFile { path: path.canonicalize()?, text: manifest.to_toml() };
-    TrustStore::new(&StateDir::locate()?).trust(&file)
+    Ok(())
 }
 
 /// The manifest settings the flags (or a `docker run` line) ask for, and notes for the user.
