@@ -4,7 +4,7 @@
 mod common;
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -152,19 +152,25 @@ fn hold_snapshot_lock(sandbox: &Sandbox, env_name: &str) -> File {
 }
 
 /// An install running in the notebook: a real `pip install` kept busy by a slow build step
-/// would need the network, so a `pip` that takes a few seconds stands in for it (the snapshot
-/// sees only its command line, as it would a real one).
-fn start_slow_pip(sandbox: &Sandbox, project: &Path, seconds: u32) -> Child {
+/// would need the network, so a `pip` that runs until the test says it may end stands in for it
+/// (the snapshot sees only its command line, as it would a real one).
+fn start_slow_pip(sandbox: &Sandbox, project: &Path) -> Child {
+    let _ = std::fs::remove_file(project.join("slow/done"));
     // In the mounted folder: the container's /tmp is a tmpfs that allows no programs.
-    let script = format!(
-        "mkdir -p slow && printf '#!/bin/sh\\nsleep {seconds}\\n' > slow/pip && chmod +x slow/pip && exec ./slow/pip install slow"
-    );
-    let child = spawn(sandbox, project, &["exec", "--", "sh", "-c", &script]);
-    eventually("the slow pip to run", Duration::from_secs(20), || {
+    let script = "mkdir -p slow && printf '#!/bin/sh\\nuntil [ -e slow/done ]; do sleep 0.1; done\\n' > slow/pip \
+                  && chmod +x slow/pip && exec ./slow/pip install slow";
+    let child = spawn(sandbox, project, &["exec", "--", "sh", "-c", script]);
+    eventually("the slow pip to run", Duration::from_secs(60), || {
         let top = docker(&["top", &sandbox.containers()[0]]);
         top.contains("./slow/pip install slow")
     });
     child
+}
+
+/// Lets the slow pip end, and waits until it has.
+fn finish_slow_pip(project: &Path, pip: Child) {
+    std::fs::write(project.join("slow/done"), "").unwrap();
+    Run(pip.wait_with_output().unwrap()).success();
 }
 
 #[test]
@@ -173,22 +179,36 @@ fn a_snapshot_waits_while_a_package_manager_runs_and_refuses_after_its_deadline(
     let project = sandbox.project("installing");
     sandbox.jenv(&project, &["up"]).success();
 
-    let pip = start_slow_pip(&sandbox, &project, 4);
-    let snapshot = sandbox.jenv(&project, &["snapshot", "-m", "after pip"]).success();
-    assert!(
-        snapshot.stderr().contains("waiting for `/bin/sh ./slow/pip install slow` to finish"),
-        "{}",
-        snapshot.stderr()
-    );
-    Run(pip.wait_with_output().unwrap()).success();
+    // The install ends only once the snapshot has said it waits for it: no race on who is faster.
+    let pip = start_slow_pip(&sandbox, &project);
+    let mut snapshot = spawn(&sandbox, &project, &["snapshot", "-m", "after pip"]);
+    let stderr = BufReader::new(snapshot.stderr.take().unwrap());
+    let (said_wait, waiting) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut said = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.contains("waiting for `/bin/sh ./slow/pip install slow` to finish") {
+                let _ = said_wait.send(());
+            }
+            said.push_str(&line);
+            said.push('\n');
+        }
+        said
+    });
+    let waited = waiting.recv_timeout(Duration::from_secs(120)).is_ok();
+    finish_slow_pip(&project, pip);
+    let status = snapshot.wait().unwrap();
+    let said = reader.join().unwrap();
+    assert!(waited, "the snapshot never said it waits for the install: {said}");
+    assert!(status.success(), "{said}");
 
-    let pip = start_slow_pip(&sandbox, &project, 30);
+    let pip = start_slow_pip(&sandbox, &project);
     let mut command = sandbox.command(&project, &["snapshot"]);
     let refused = Run(command.env("JENV_SNAPSHOT_WAIT", "1").output().unwrap()).failure();
     assert!(refused.stderr().contains("is still running in the notebook after 1s"), "{}", refused.stderr());
     assert!(refused.stderr().contains("JENV_SNAPSHOT_WAIT"), "{}", refused.stderr());
+    finish_slow_pip(&project, pip);
     let history = sandbox.jenv(&project, &["history", "--json"]).success().stdout();
     let history: Value = serde_json::from_str(&history).unwrap();
     assert_eq!(history.as_array().unwrap().len(), 1, "only the first snapshot exists: {history}");
-    drop(pip);
 }
