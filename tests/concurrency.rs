@@ -42,19 +42,21 @@ fn commands_meeting_a_snapshot_in_progress_wait_for_it_or_carry_on() {
     let install = ["exec", "--", "python3", "-m", "pip", "install", "--no-index", "--quiet", &wheel];
     sandbox.jenv(&project, &install).success();
 
-    let snapshot = spawn(&sandbox, &project, &["snapshot", "-m", "slow"]);
-    eventually("status to report the snapshot", Duration::from_secs(30), || {
-        status(&sandbox, &project)["busy"].as_str().is_some_and(|b| b.starts_with("jenv snapshot"))
-    });
+    // The snapshot is held in progress, lock taken, by an install it waits for; the test ends it.
+    let pip = start_slow_pip(&sandbox, &project);
+    let snapshot = Waiter::start(&sandbox, &project, &["snapshot", "-m", "slow"], "waiting for `/bin/sh ./slow/pip");
+    let busy = status(&sandbox, &project)["busy"].clone();
+    assert!(busy.as_str().is_some_and(|b| b.starts_with("jenv snapshot")), "{busy}");
     let human = sandbox.jenv(&project, &["status"]).success().stdout();
     assert!(human.contains("jenv snapshot") && human.contains("in progress"), "{human}");
     assert!(!human.contains("start it with"), "{human}");
     // The notebook keeps running while it commits: `up` answers at once with the same URL...
     assert_eq!(sandbox.jenv(&project, &["up"]).success().stdout(), url);
     // ...and `down` waits for the snapshot, then finds nothing left unsaved.
-    let down = sandbox.jenv(&project, &["down"]).success();
-    assert!(down.stderr().contains("waiting for `jenv snapshot"), "{}", down.stderr());
-    Run(snapshot.wait_with_output().unwrap()).success();
+    let down = Waiter::start(&sandbox, &project, &["down"], "waiting for `jenv snapshot");
+    finish_slow_pip(&project, pip);
+    assert_eq!(snapshot.finish().0, 0);
+    assert_eq!(down.finish().0, 0);
     assert!(sandbox.containers().is_empty());
     let history = sandbox.jenv(&project, &["history"]).success().stdout();
     assert!(history.contains("slow"), "{history}");
@@ -104,7 +106,7 @@ impl Waiter {
         });
         let mut seen = Vec::new();
         while !seen.iter().any(|l: &String| l.contains(line)) {
-            match rx.recv_timeout(Duration::from_secs(30)) {
+            match rx.recv_timeout(Duration::from_secs(120)) {
                 Ok(text) => seen.push(text),
                 Err(_) => panic!("{args:?} never said `{line}`; it said {seen:?}"),
             }

@@ -77,7 +77,7 @@ fn an_image_that_cannot_be_pulled_fails_cleanly() {
 #[test]
 fn a_notebook_that_dies_shows_its_logs_and_leaves_nothing_behind() {
     let sandbox = Sandbox::new();
-    let image = dying_image();
+    let image = dying_image(&sandbox);
     let folder = sandbox.root().join("dies");
     std::fs::create_dir(&folder).unwrap();
     sandbox.jenv(&folder, &["init", "--image", &image]).success();
@@ -92,12 +92,14 @@ fn a_notebook_that_never_answers_times_out_with_its_logs() {
     let sandbox = Sandbox::new();
     let folder = sandbox.root().join("silent");
     std::fs::create_dir(&folder).unwrap();
-    // Jupyter listens on 8888, but the manifest publishes 9999 as the notebook port.
-    sandbox.jenv(&folder, &["init", "--image", &common::test_image(), "--port", "jupyter=9999"]).success();
+    // A container that runs but never serves: its log line is there from its first moment, so
+    // the short deadline decides nothing but the timeout itself.
+    let image = image_running(&sandbox, "silent", "echo 'silent: no server here'; exec sleep infinity");
+    sandbox.jenv(&folder, &["init", "--image", &image]).success();
     let out = Run::from(sandbox.command(&folder, &["up"]).env("JENV_READY_TIMEOUT", "3"));
     let err = out.failure().stderr();
     assert!(err.contains("did not answer"), "{err}");
-    assert!(err.contains("NotebookApp"), "the container's last log lines: {err}");
+    assert!(err.contains("silent: no server here"), "the container's last log lines: {err}");
     assert!(sandbox.containers().is_empty(), "no half-created container");
 }
 
@@ -120,12 +122,21 @@ impl From<&mut Command> for Run {
 }
 
 /// An image whose command exits at once, built locally from the test image (no registry).
-fn dying_image() -> String {
-    let tag = "jenv-test/dies:1";
+fn dying_image(sandbox: &Sandbox) -> String {
+    image_running(sandbox, "dies", "echo 'boom: no notebook here'; exit 3")
+}
+
+/// An image from the test image whose command is `script` (no registry), named and labelled
+/// for `sandbox`, which removes it when the test ends.
+fn image_running(sandbox: &Sandbox, name: &str, script: &str) -> String {
+    let tag = format!("jenv-test/{name}:{}", sandbox.ports.0);
     let dir = tempfile::tempdir().unwrap();
-    let dockerfile =
-        format!("FROM {}\nCMD [\"sh\", \"-c\", \"echo 'boom: no notebook here'; exit 3\"]\n", common::test_image());
+    let dockerfile = format!(
+        "FROM {}\nLABEL jenv.home=\"{}\"\nCMD [\"sh\", \"-c\", \"{script}\"]\n",
+        common::test_image(),
+        sandbox.home.display()
+    );
     std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    common::docker(&["build", "-q", "-t", tag, &dir.path().display().to_string()]);
-    tag.to_string()
+    common::docker(&["build", "-q", "-t", &tag, &dir.path().display().to_string()]);
+    tag
 }

@@ -22,7 +22,8 @@ fn user_config(sandbox: &Sandbox, text: &str) {
 
 #[test]
 fn without_a_terminal_nothing_is_written_unless_init_is_given() {
-    let sandbox = Sandbox::new();
+    // The user config's port_range is the subject here: JENV_PORT_RANGE would beat it.
+    let sandbox = Sandbox::with_env(&test_image(), None, &[("JENV_PORT_RANGE", None)]);
     let folder = fresh(&sandbox, "plain");
     let refused = sandbox.jenv(&folder, &["up"]).failure().stderr();
     assert!(refused.contains("no .jupyter-env found") && refused.contains("jenv up --init"), "{refused}");

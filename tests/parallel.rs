@@ -11,11 +11,12 @@ use common::{NotebookUrl, Sandbox, http};
 const FOLDERS: usize = 6;
 
 #[test]
-fn six_folders_up_in_parallel_get_distinct_ports_while_8888_is_held() {
+fn six_folders_up_in_parallel_get_distinct_ports_while_one_is_held() {
     let sandbox = Sandbox::new();
-    // Another program on the jupyter port; if something already holds it, it is held all the same.
-    let _holder = TcpListener::bind(("127.0.0.1", 8888));
-    assert!(TcpListener::bind(("127.0.0.1", 8888)).is_err(), "8888 must be held for this test");
+    // Another program on the first port of the range; if something already holds it, it is held all the same.
+    let held = sandbox.ports.0;
+    let _holder = TcpListener::bind(("127.0.0.1", held));
+    assert!(TcpListener::bind(("127.0.0.1", held)).is_err(), "{held} must be held for this test");
 
     let folders: Vec<_> = (0..FOLDERS).map(|i| sandbox.project(&format!("p{i}"))).collect();
     let children: Vec<_> = folders
@@ -32,7 +33,7 @@ fn six_folders_up_in_parallel_get_distinct_ports_while_8888_is_held() {
 
     let ports: BTreeSet<u16> = urls.iter().map(|u| u.port).collect();
     assert_eq!(ports.len(), FOLDERS, "ports clash: {urls:?}");
-    assert!(!ports.contains(&8888), "8888 is held by another program: {urls:?}");
+    assert!(!ports.contains(&held), "{held} is held by another program: {urls:?}");
     for url in &urls {
         let (status, _) = http(url.port, "GET", &format!("/api/contents?token={}", url.token), None);
         assert_eq!(status, 200, "{url:?}");

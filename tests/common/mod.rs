@@ -18,6 +18,16 @@ use std::time::{Duration, Instant};
 
 pub const DEFAULT_TEST_IMAGE: &str = "jenv-test/notebook:bookworm";
 
+/// A block of 20 host ports for one sandbox, between 20000 and 29999 (below the kernel's
+/// ephemeral range): blocks differ within a test binary, and between binaries by their pid.
+fn port_block() -> (u16, u16) {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let slot = (std::process::id().wrapping_mul(37).wrapping_add(n) % 500) as u16;
+    let low = 20000 + slot * 20;
+    (low, low + 19)
+}
+
 pub fn test_image() -> String {
     std::env::var("JENV_TEST_IMAGE").unwrap_or_else(|_| DEFAULT_TEST_IMAGE.to_string())
 }
@@ -34,6 +44,9 @@ pub struct Sandbox {
     /// Variables set (`Some`) or removed (`None`) for jenv and for the harness's own `docker`
     /// commands, e.g. another engine's `DOCKER_HOST` or a private `DOCKER_CONFIG`.
     env: Vec<(String, Option<String>)>,
+    /// This sandbox's own host ports (`JENV_PORT_RANGE`), so that a port one test frees is not
+    /// taken by another test's notebook before the first test's next `up` (same URL after down/up).
+    pub ports: (u16, u16),
 }
 
 impl Sandbox {
@@ -63,7 +76,7 @@ impl Sandbox {
             std::fs::create_dir(&home).unwrap();
             std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
         }
-        Sandbox { dir, home, image: image.to_string(), uid, env }
+        Sandbox { dir, home, image: image.to_string(), uid, env, ports: port_block() }
     }
 
     /// `docker` on the sandbox's engine.
@@ -125,7 +138,7 @@ impl Sandbox {
             .current_dir(dir)
             .env("JENV_HOME", &self.home)
             .env("JENV_CONFIG", self.home.join("config.toml"))
-            .env_remove("JENV_PORT_RANGE")
+            .env("JENV_PORT_RANGE", format!("{}-{}", self.ports.0, self.ports.1))
             .env_remove("JENV_DEFAULT_IMAGE")
             .env_remove("JENV_TRUST_ALL");
         apply_env(command, &self.env)
