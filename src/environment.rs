@@ -373,6 +373,7 @@ impl Context {
             binds.push((config.to_string_lossy().to_string(), runas::ALLOW_ROOT_CONFIG_TARGET.to_string(), true));
         }
         let entrypoint = config.entrypoint.as_deref().unwrap_or_default();
+        let cmd = config.cmd.as_deref().unwrap_or_default();
         Ok(ContainerSpec {
             name: self.project.container_name(),
             image: image.to_string(),
@@ -384,7 +385,7 @@ impl Context {
             working_dir: run_as.working_dir.clone().unwrap_or_else(|| manifest.mount.clone()),
             ports: container_ports.iter().map(|(name, container)| (*container, host_ports[name])).collect(),
             tmpfs: vec!["/tmp".to_string()],
-            entrypoint: Some(runenv::wrapped_entrypoint(entrypoint, config.cmd.as_deref().unwrap_or_default())),
+            entrypoint: Some(runenv::wrapped_entrypoint(entrypoint, &run_as.command(cmd, &manifest.mount))),
             cmd: None,
             limits: limits(&manifest.resources)?,
         })

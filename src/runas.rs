@@ -25,6 +25,8 @@ const RUNTIME_DIR: &str = "JUPYTER_RUNTIME_DIR=/tmp/jupyter-runtime";
 /// docker-stacks' `start.sh` gives `NB_USER=root` this home. It must exist before `start.sh`
 /// runs, or the script copies `/home/jovyan` there, the mounted folder included.
 const STACKS_ROOT_HOME: &str = "/home/root";
+/// Runs the image's command in the folder `$1` once the start script is done with its own.
+const START_IN: &str = "cd \"$1\" && shift && exec \"$@\"";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunAs {
@@ -35,7 +37,8 @@ pub struct RunAs {
     pub env: Vec<String>,
     pub allow_root: bool,
     /// The container's working folder when it cannot be the mounted folder (docker-stacks as
-    /// root); Jupyter is then pointed at the mounted folder by its config.
+    /// root); Jupyter is then pointed at the mounted folder by its config, and started in it by
+    /// [`RunAs::command`].
     pub working_dir: Option<String>,
     /// A folder to hand to the host user before the container starts: the image's home, which a
     /// plain image's own user owns, so that pip's cache and `--user` installs work.
@@ -53,6 +56,22 @@ pub struct HomeClaim {
 pub struct HostIds {
     pub uid: u32,
     pub gid: u32,
+}
+
+impl RunAs {
+    /// The image's command as the notebook runs it: in the mounted folder. Where the container
+    /// cannot start there, the command changes folder itself after the image's start script:
+    /// the server's folder is where kernels started without a notebook path run and write.
+    pub fn command(&self, cmd: &[String], mount: &str) -> Vec<String> {
+        if self.working_dir.is_none() || cmd.is_empty() {
+            return cmd.to_vec();
+        }
+        ["/bin/sh", "-c", START_IN, "jenv-start-in", mount]
+            .map(String::from)
+            .into_iter()
+            .chain(cmd.iter().cloned())
+            .collect()
+    }
 }
 
 pub fn host_ids() -> HostIds {
@@ -164,6 +183,33 @@ mod tests {
         assert_eq!(run_as.exec_user, "0");
         assert!(run_as.allow_root);
         assert_eq!(run_as.working_dir.as_deref(), Some("/home/root"));
+        let cmd = ["start-notebook.py".to_string()];
+        let command = run_as.command(&cmd, "/home/jovyan/work");
+        assert_eq!(command[..2], ["/bin/sh", "-c"]);
+        assert_eq!(command[3..], ["jenv-start-in", "/home/jovyan/work", "start-notebook.py"]);
+        assert_eq!(run_as.command(&[], "/home/jovyan/work"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_command_runs_in_the_mounted_folder_after_the_start_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("a folder");
+        std::fs::create_dir(&folder).unwrap();
+        let run_as = decide(&env(STACKS_ENV), HostIds { uid: 0, gid: 0 });
+        let cmd =
+            ["sh".to_string(), "-c".to_string(), "pwd; echo \"$1\"".to_string(), "sh".to_string(), "x y".to_string()];
+        let command = run_as.command(&cmd, &folder.to_string_lossy());
+        let out = std::process::Command::new(&command[0]).args(&command[1..]).current_dir("/").output().unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), format!("{}\nx y\n", folder.display()));
+    }
+
+    #[test]
+    fn a_container_that_starts_in_the_mounted_folder_keeps_the_images_command() {
+        let cmd = ["start-notebook.py".to_string()];
+        for host in [HostIds { uid: 1234, gid: 1234 }, HostIds { uid: 0, gid: 0 }] {
+            assert_eq!(decide(&env(&["HOME=/home/jovyan"]), host).command(&cmd, "/w"), cmd);
+        }
+        assert_eq!(decide(&env(STACKS_ENV), HostIds { uid: 1234, gid: 100 }).command(&cmd, "/w"), cmd);
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! The whole journey — up, a kernel round trip through the URL, file ownership, down/up at the
-//! same URL, installs from `exec`, `shell` and the watcher that survive a snapshot — on both
-//! test images (the Debian image and the docker-stacks fixture), as root and as a host uid
-//! that is neither root nor the images' 1000.
+//! The whole journey — up, a kernel round trip through the URL, file ownership, a kernel started
+//! without a notebook path working in the folder, down/up at the same URL, installs from `exec`,
+//! `shell` and the watcher that survive a snapshot — on both test images (the Debian image and
+//! the docker-stacks fixture), as root and as a host uid that is neither root nor the images' 1000.
 
 mod common;
 
@@ -9,9 +9,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
-use common::kernel::run_cell;
+use common::kernel::{run_cell, run_in_new_kernel};
 use common::watcher::Watch;
-use common::{NotebookUrl, STACKS_IMAGE, Sandbox, make_wheel, test_image};
+use common::{NotebookUrl, STACKS_IMAGE, Sandbox, http, make_wheel, test_image};
 
 const OTHER_UID: u32 = 1234;
 
@@ -56,6 +56,15 @@ fn journey(image: &str, uid: Option<u32>) {
     let meta = std::fs::metadata(project.join("from-kernel.txt")).unwrap();
     let uid = sandbox.host_uid();
     assert_eq!((meta.uid(), meta.gid()), (uid, uid), "{who}: the kernel's file belongs to the host user");
+
+    // A kernel started without a notebook path (API clients, editors attached to the URL) works
+    // in the folder too, and the contents API still names the folder's files from its root.
+    let cell = run_in_new_kernel(&url, "import os; open('no-path.txt', 'w').write('hi'); print(os.getcwd())");
+    assert_eq!(cell.error, None, "{who}");
+    assert_eq!(cell.stdout.trim(), "/home/jovyan/work", "{who}: a kernel without a path runs in the folder");
+    assert!(project.join("no-path.txt").is_file(), "{who}: its file is in the folder");
+    let (status, body) = http(url.port, "GET", &format!("/api/contents/no-path.txt?token={}", url.token), None);
+    assert_eq!(status, 200, "{who}: the contents API serves the folder's files at its root: {body}");
 
     // Installs from `jenv exec` and `jenv shell` work, without pip complaining about its cache.
     let first = make_wheel(&sandbox, &project, "jenv_exec_probe", "1.0");

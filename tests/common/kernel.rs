@@ -30,6 +30,21 @@ pub fn run_cell(url: &NotebookUrl, code: &str) -> CellOutput {
     output
 }
 
+/// Starts a kernel as API clients and editors do, with `POST /api/kernels` and no notebook
+/// path (so it runs in the server's own folder), runs `code`, shuts it down and returns what it
+/// printed.
+#[track_caller]
+pub fn run_in_new_kernel(url: &NotebookUrl, code: &str) -> CellOutput {
+    let (status, body) =
+        http(url.port, "POST", &format!("/api/kernels?token={}", url.token), Some(r#"{"name": "python3"}"#));
+    assert_eq!(status, 201, "starting a kernel: {body}");
+    let kernel: Value = serde_json::from_str(&body).unwrap();
+    let id = kernel["id"].as_str().unwrap().to_string();
+    let output = execute(url, &id, code);
+    http(url.port, "DELETE", &format!("/api/kernels/{id}?token={}", url.token), None);
+    output
+}
+
 fn execute(url: &NotebookUrl, kernel: &str, code: &str) -> CellOutput {
     let address = format!("ws://127.0.0.1:{}/api/kernels/{kernel}/channels?token={}", url.port, url.token);
     let (mut socket, _) = tungstenite::connect(address.as_str()).expect("the kernel's websocket");
