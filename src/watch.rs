@@ -28,6 +28,16 @@ use crate::runenv::RunEnv;
 
 /// Quiet time after the last file event before acting: long enough to merge an editor's burst.
 const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// The quiet time after the last write before the watcher acts: `JENV_WATCH_DEBOUNCE_MS`
+/// (for editors or file systems that save in slower steps), else 100 ms.
+fn debounce() -> Duration {
+    std::env::var("JENV_WATCH_DEBOUNCE_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(DEBOUNCE)
+}
 /// How often installs made inside the notebook are looked for.
 const PACKAGE_POLL: Duration = Duration::from_secs(2);
 const NOTEBOOK_POLL: Duration = Duration::from_secs(1);
@@ -161,6 +171,7 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
     });
 
     let mut container = watcher.wait_for_notebook().await?;
+    let debounce = debounce();
     let mut due: Option<Instant> = None;
     let mut poll = interval(PACKAGE_POLL);
     poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -168,7 +179,7 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
         tokio::select! {
             Some(paths) = events.recv() => {
                 if paths.iter().any(|p| watcher.is_watched(p)) {
-                    due = Some(Instant::now() + DEBOUNCE);
+                    due = Some(Instant::now() + debounce);
                 }
             }
             _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {

@@ -100,13 +100,12 @@ async fn attach(ctx: &Context, watch: Option<Options>) -> Result<ExitCode> {
     let mut interrupts = crate::signals::Interrupts::listen();
     eprintln!("streaming logs; press Ctrl-C to stop the notebook");
     let mut logs = ctx.engine.logs(&ctx.project.container_name(), true, Some(0));
-    let watcher = async {
+    let mut watcher = Box::pin(async {
         match watch {
             Some(options) => crate::watch::run(ctx, options).await,
             None => std::future::pending().await,
         }
-    };
-    tokio::pin!(watcher);
+    });
     let stopped_by_user = loop {
         tokio::select! {
             chunk = logs.next() => match chunk {
@@ -117,6 +116,8 @@ async fn attach(ctx: &Context, watch: Option<Options>) -> Result<ExitCode> {
             _ = interrupts.recv() => break true,
         }
     };
+    // The watcher may hold the folder's lock (a snapshot of its own): let go of it first.
+    drop(watcher);
     if stopped_by_user {
         eprintln!("stopping the notebook");
         down::stop_safely(ctx, Leave::AskIfChanged).await

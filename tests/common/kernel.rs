@@ -61,7 +61,7 @@ fn execute(url: &NotebookUrl, kernel: &str, code: &str) -> CellOutput {
     });
     socket.send(Message::text(request.to_string())).unwrap();
 
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(180);
     let mut output = CellOutput { stdout: String::new(), error: None };
     loop {
         assert!(Instant::now() < deadline, "the kernel did not finish the cell; so far: {output:?}");

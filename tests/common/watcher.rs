@@ -21,9 +21,20 @@ impl Watch {
         Watch::start_with(sandbox, project, &["watch", "--yes", "--json"])
     }
 
+    /// `jenv watch --yes --json` with more variables set.
+    pub fn start_env(sandbox: &Sandbox, project: &Path, env: &[(&str, &str)]) -> Watch {
+        Watch::spawn(sandbox, project, &["watch", "--yes", "--json"], env)
+    }
+
     /// `jenv ARGS` (a `watch ... --json` command line), read the same way.
     pub fn start_with(sandbox: &Sandbox, project: &Path, args: &[&str]) -> Watch {
-        let mut child = sandbox.command(project, args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        Watch::spawn(sandbox, project, args, &[])
+    }
+
+    fn spawn(sandbox: &Sandbox, project: &Path, args: &[&str], env: &[(&str, &str)]) -> Watch {
+        let mut command = sandbox.command(project, args);
+        command.envs(env.iter().copied());
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
         let (tx, events) = channel();
         std::thread::spawn(move || {
@@ -36,7 +47,7 @@ impl Watch {
         watch
     }
 
-    /// Waits for the next event named `name`, failing on any unexpected install or snapshot.
+    /// Waits for the next event named `name`, passing over any others.
     #[track_caller]
     pub fn expect(&self, name: &str, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
@@ -45,6 +56,23 @@ impl Watch {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
                 Ok(event) if event["event"] == name => return event,
+                Ok(event) => seen.push(event),
+                Err(RecvTimeoutError::Timeout) => panic!("no `{name}` within {timeout:?}; saw {seen:?}"),
+                Err(RecvTimeoutError::Disconnected) => panic!("the watcher exited; saw {seen:?}"),
+            }
+        }
+    }
+
+    /// Every event before the next one named `name` (a marker the test causes), which must come
+    /// within `timeout`: what happened in between, without guessing how long to listen.
+    #[track_caller]
+    pub fn until(&self, name: &str, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(event) if event["event"] == name => return seen,
                 Ok(event) => seen.push(event),
                 Err(RecvTimeoutError::Timeout) => panic!("no `{name}` within {timeout:?}; saw {seen:?}"),
                 Err(RecvTimeoutError::Disconnected) => panic!("the watcher exited; saw {seen:?}"),
