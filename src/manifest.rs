@@ -181,13 +181,6 @@ impl Manifest {
             )
             .into());
         }
-        if !self.mount.starts_with('/') {
-            return Err(Hinted::new(
-                format!("`mount = \"{}\"` is not an absolute container path", self.mount),
-                format!("use e.g. `mount = \"{DEFAULT_MOUNT}\"`"),
-            )
-            .into());
-        }
         if !matches!(self.ports.get(JUPYTER_PORT), Some(PortSpec::One(_))) {
             return Err(Hinted::new(
                 "[ports] has no single `jupyter` port, so jenv cannot tell which port serves the notebook",
@@ -493,7 +486,7 @@ gpus = ["0", "1"]
             ("[resources]\nswap = \"1g\"\n", "unknown field `swap`"),
             ("[env]\nJUPYTER_TOKEN = \"x\"\n", "`JUPYTER_TOKEN` is set by jenv"),
             ("[env]\nPORT = 5432\n", "invalid type: integer"),
-            ("[[mounts]]\nsource = \"d\"\ntarget = \"rel\"\n", "`rel` is not an absolute container path"),
+            ("[[mounts]]\nsource = \"d\"\ntarget = \"rel\"\n", "`target = \"rel\"` is not an absolute container path"),
             ("[[mounts]]\nsource = \"d\"\ntarget = \"/home/jovyan/work/d\"\n", "overlaps `/home/jovyan/work`"),
             ("[[mounts]]\nsource = \"d\"\n", "missing field `target`"),
         ] {
@@ -507,6 +500,56 @@ gpus = ["0", "1"]
         let range = sample().replace("jupyter = 8888", "jupyter = 8888\nspark-ui = \"4042-4040\"");
         let err = Manifest::parse(&range, Path::new("/p/.jupyter-env")).unwrap_err();
         assert!(format!("{err:#}").contains("`spark-ui = \"4042-4040\"` is not a port range"), "{err:#}");
+    }
+
+    /// The error's text (with its causes) and its hint.
+    fn refusal(result: Result<Manifest>) -> (String, String) {
+        let err = result.unwrap_err();
+        let hint = err.chain().find_map(|e| e.downcast_ref::<Hinted>()).map(|h| h.hint.clone());
+        (format!("{err:#}"), hint.unwrap_or_default())
+    }
+
+    #[test]
+    fn mounts_in_or_over_system_folders_are_refused_naming_the_key() {
+        let system = ["/", "/etc", "/etc/jupyter", "//etc/", "/home/jovyan/../../etc", "/usr/local/data", "/lib64"];
+        let runtime = ["/tmp", "/tmp/", crate::runenv::TARGET, crate::runas::ALLOW_ROOT_CONFIG_TARGET];
+        for target in system.into_iter().chain(runtime).chain(["/bin", "/boot", "/dev", "/proc", "/run", "/sbin"]) {
+            let (text, hint) = refusal(with(&format!("mount = \"{target}\"\n")));
+            assert!(text.contains(&format!("`mount = \"{target}\"` ")), "{text}");
+            assert!(hint.contains("`mount = \"/home/jovyan/work\"`"), "{hint}");
+            let (text, hint) = refusal(with(&format!("[[mounts]]\nsource = \"d\"\ntarget = \"{target}\"\n")));
+            assert!(text.contains(&format!("[[mounts]] `target = \"{target}\"` ")), "{text}");
+            assert!(hint.contains("`target = \"/data\"`"), "{hint}");
+        }
+        let (text, _) = refusal(with("mount = \"/etc\"\n"));
+        assert!(text.ends_with("`mount = \"/etc\"` lies over `/etc`, one of the image's system folders"), "{text}");
+        let (text, _) = refusal(with("mount = \"/tmp/x\"\n"));
+        assert!(text.contains("lies in `/tmp`, the tmpfs where jenv keeps its runtime files"), "{text}");
+        assert!(refusal(with("mount = \"/\"\n")).0.contains("would cover the whole container"));
+        for fine in ["/home/ana/work", "/home/jovyan", "/data", "/srv/data/", "/opt/x", "/mnt/a/../b", "/workspace"] {
+            with(&format!("mount = \"{fine}\"\n")).unwrap_or_else(|e| panic!("{fine}: {e:#}"));
+            with(&format!("mount = \"/w\"\n[[mounts]]\nsource = \"d\"\ntarget = \"{fine}\"\n"))
+                .unwrap_or_else(|e| panic!("{fine}: {e:#}"));
+        }
+    }
+
+    #[test]
+    fn two_mounts_on_one_target_are_refused() {
+        let (text, hint) = refusal(with("[[mounts]]\nsource = \"d\"\ntarget = \"/home/jovyan/work/\"\n"));
+        assert!(
+            text.contains("two mounts on `/home/jovyan/work`: `mount = \"/home/jovyan/work\"` and [[mounts]] `target = \"/home/jovyan/work/\"`"),
+            "{text}"
+        );
+        assert!(hint.contains("`target = \"/data\"`"), "{hint}");
+        let twice =
+            "[[mounts]]\nsource = \"a\"\ntarget = \"/data\"\n\n[[mounts]]\nsource = \"b\"\ntarget = \"/data/.\"\n";
+        let (text, _) = refusal(with(twice));
+        assert!(
+            text.contains(
+                "two mounts on `/data`: [[mounts]] `target = \"/data\"` and [[mounts]] `target = \"/data/.\"`"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
