@@ -444,6 +444,24 @@ mod tests {
     }
 
     #[test]
+    fn a_mount_on_a_system_folder_is_refused_as_in_the_manifest() {
+        use crate::manifest::Manifest;
+        let refusal = |line: &str| {
+            let err = Manifest::for_folder(Path::new(FOLDER), converted(line).options).unwrap_err();
+            let hint = err.downcast_ref::<Hinted>().map(|h| h.hint.clone()).unwrap_or_default();
+            format!("{err}\nhint: {hint}")
+        };
+        let text = refusal("docker run -v $PWD:/etc img");
+        assert_eq!(
+            text,
+            "`mount = \"/etc\"` lies over `/etc`, one of the image's system folders\n\
+             hint: mount it under a home or data folder, e.g. `mount = \"/home/jovyan/work\"`"
+        );
+        let text = refusal("docker run -v ~/data:/usr/local/data:ro img");
+        assert!(text.starts_with("[[mounts]] `target = \"/usr/local/data\"` lies in `/usr`"), "{text}");
+    }
+
+    #[test]
     fn words_split_like_a_shell() {
         let words = split_words("a 'b c' \"d \\\" e\" f\\ g \\\n h").unwrap();
         assert_eq!(words, ["a", "b c", "d \" e", "f g", "h"]);

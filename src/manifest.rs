@@ -18,10 +18,9 @@ pub const JUPYTER_PORT: &str = "jupyter";
 const DEFAULT_JUPYTER_PORT: u16 = 8888;
 const MAX_NAME_LEN: usize = 48;
 
-/// What `.jupyter-env` holds. Unknown keys are rejected so a typo never goes unnoticed.
+/// What `.jupyter-env` holds, defaults filled in; jenv writes every plain key out.
 /// (Plain values come before tables: TOML writes them in this order.)
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Manifest {
     /// This folder's environment name; the container is `jenv-<name>`.
     pub name: String,
@@ -30,29 +29,70 @@ pub struct Manifest {
     /// The repository of the folder's own committed image (`jenv snapshot` writes it).
     pub repository: String,
     /// Where the folder is mounted inside the container.
-    #[serde(default = "default_mount")]
     pub mount: String,
     /// Which UI the printed URL opens; by default Lab on docker-stacks images, else the classic tree.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ui: Option<Ui>,
     /// A dotenv file, relative to the folder, whose variables the notebook gets (may be git-ignored).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub env_file: Option<String>,
     /// Named container ports (or ranges, `"4040-4042"`) to publish on 127.0.0.1; `jupyter` is
     /// the notebook itself.
     pub ports: BTreeMap<String, PortSpec>,
     /// Environment variables for the notebook, `jenv exec`, `jenv shell` and installs.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// Extra bind mounts (read-only unless `read_only = false`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mounts: Vec<MountSpec>,
     /// Memory, CPUs, shared memory and GPUs.
-    #[serde(default, skip_serializing_if = "Resources::is_empty")]
+    #[serde(skip_serializing_if = "Resources::is_empty")]
     pub resources: Resources,
     /// What `jenv watch` follows.
-    #[serde(default, skip_serializing_if = "WatchConfig::is_default")]
+    #[serde(skip_serializing_if = "WatchConfig::is_default")]
     pub watch: WatchConfig,
+}
+
+/// `.jupyter-env` as a person may write it: every key can be left out and then has the default
+/// docs/manifest.md gives. Unknown keys are rejected so a typo never goes unnoticed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Written {
+    name: Option<String>,
+    image: Option<String>,
+    repository: Option<String>,
+    mount: Option<String>,
+    ui: Option<Ui>,
+    env_file: Option<String>,
+    ports: Option<BTreeMap<String, PortSpec>>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    mounts: Vec<MountSpec>,
+    #[serde(default)]
+    resources: Resources,
+    #[serde(default)]
+    watch: WatchConfig,
+}
+
+impl Written {
+    /// The manifest this text means for the folder holding it.
+    fn with_defaults(self, folder: &Path) -> Manifest {
+        let name = self.name.unwrap_or_else(|| derive_name(folder));
+        Manifest {
+            repository: self.repository.unwrap_or_else(|| default_repository(&name)),
+            name,
+            image: self.image.unwrap_or_else(|| DEFAULT_IMAGE.to_string()),
+            mount: self.mount.unwrap_or_else(default_mount),
+            ui: self.ui,
+            env_file: self.env_file,
+            ports: self.ports.unwrap_or_else(default_ports),
+            env: self.env,
+            mounts: self.mounts,
+            resources: self.resources,
+            watch: self.watch,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +124,14 @@ fn default_watch_files() -> Vec<String> {
 
 fn default_mount() -> String {
     DEFAULT_MOUNT.to_string()
+}
+
+fn default_repository(name: &str) -> String {
+    format!("jenv/{name}")
+}
+
+fn default_ports() -> BTreeMap<String, PortSpec> {
+    BTreeMap::from([(JUPYTER_PORT.to_string(), PortSpec::One(DEFAULT_JUPYTER_PORT))])
 }
 
 /// A manifest together with the folder it describes.
@@ -126,10 +174,10 @@ impl Manifest {
             Some(name) => name,
             None => derive_name(folder),
         };
-        let mut ports = BTreeMap::from([(JUPYTER_PORT.to_string(), PortSpec::One(DEFAULT_JUPYTER_PORT))]);
+        let mut ports = default_ports();
         ports.extend(options.ports);
         let manifest = Manifest {
-            repository: format!("jenv/{name}"),
+            repository: default_repository(&name),
             name,
             image: options.image.unwrap_or_else(|| DEFAULT_IMAGE.to_string()),
             mount: options.mount.unwrap_or_else(default_mount),
@@ -145,13 +193,10 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Reads the manifest at `path`; keys left out get their defaults for the folder holding it.
     pub fn parse(text: &str, path: &Path) -> Result<Manifest> {
-        let manifest: Manifest = toml::from_str(text).map_err(|err| {
-            Hinted::new(
-                format!("{} is not a valid manifest:\n{err}", path.display()),
-                format!("fix the file, or recreate it with `jenv init --force` in {}", parent(path)),
-            )
-        })?;
+        let written: Written = toml::from_str(text).map_err(|err| not_valid(&err, path))?;
+        let manifest = written.with_defaults(path.parent().unwrap_or(Path::new("/")));
         manifest.validate().with_context(|| format!("{} is not a valid manifest", path.display()))?;
         Ok(manifest)
     }
@@ -178,13 +223,6 @@ impl Manifest {
             return Err(Hinted::new(
                 format!("`repository = \"{}\"` is not a valid image repository", self.repository),
                 "use lowercase letters, digits and . _ - / separators, e.g. `jenv/my-project`",
-            )
-            .into());
-        }
-        if !self.mount.starts_with('/') {
-            return Err(Hinted::new(
-                format!("`mount = \"{}\"` is not an absolute container path", self.mount),
-                format!("use e.g. `mount = \"{DEFAULT_MOUNT}\"`"),
             )
             .into());
         }
@@ -332,6 +370,31 @@ pub fn not_found(start: &Path) -> anyhow::Error {
         "run `jenv init` in your project folder to create one, or `jenv up --init` to create one and start",
     )
     .into()
+}
+
+/// A TOML or schema error, pointed at the line it concerns. toml places a missing top-level
+/// key at line 1, column 1, which concerns nothing there: such an error names the key alone.
+fn not_valid(err: &toml::de::Error, path: &Path) -> anyhow::Error {
+    let missing = err.message().strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`'));
+    let positionless = err.span().is_none_or(|span| span.is_empty() && span.start == 0);
+    let message = match missing {
+        Some(key) if positionless => format!("{} is not a valid manifest: `{key}` is missing", path.display()),
+        _ => format!("{} is not a valid manifest:\n{err}", path.display()),
+    };
+    let hint = match missing {
+        Some(key) => format!("add {}", example_line(key)),
+        None => format!("fix the file, or recreate it with `jenv init --force` in {}", parent(path)),
+    };
+    Hinted::new(message, hint).into()
+}
+
+/// What to write for a required key.
+fn example_line(key: &str) -> String {
+    match key {
+        "source" => "`source = \"~/datasets\"` (the host folder) to that [[mounts]]".to_string(),
+        "target" => "`target = \"/data\"` (where it appears in the container) to that [[mounts]]".to_string(),
+        other => format!("`{other} = …` (docs/manifest.md lists the keys)"),
+    }
 }
 
 fn parent(path: &Path) -> String {
@@ -493,7 +556,7 @@ gpus = ["0", "1"]
             ("[resources]\nswap = \"1g\"\n", "unknown field `swap`"),
             ("[env]\nJUPYTER_TOKEN = \"x\"\n", "`JUPYTER_TOKEN` is set by jenv"),
             ("[env]\nPORT = 5432\n", "invalid type: integer"),
-            ("[[mounts]]\nsource = \"d\"\ntarget = \"rel\"\n", "`rel` is not an absolute container path"),
+            ("[[mounts]]\nsource = \"d\"\ntarget = \"rel\"\n", "`target = \"rel\"` is not an absolute container path"),
             ("[[mounts]]\nsource = \"d\"\ntarget = \"/home/jovyan/work/d\"\n", "overlaps `/home/jovyan/work`"),
             ("[[mounts]]\nsource = \"d\"\n", "missing field `target`"),
         ] {
@@ -507,6 +570,85 @@ gpus = ["0", "1"]
         let range = sample().replace("jupyter = 8888", "jupyter = 8888\nspark-ui = \"4042-4040\"");
         let err = Manifest::parse(&range, Path::new("/p/.jupyter-env")).unwrap_err();
         assert!(format!("{err:#}").contains("`spark-ui = \"4042-4040\"` is not a port range"), "{err:#}");
+    }
+
+    /// The error's text (with its causes) and its hint.
+    fn refusal(result: Result<Manifest>) -> (String, String) {
+        let err = result.unwrap_err();
+        let hint = err.chain().find_map(|e| e.downcast_ref::<Hinted>()).map(|h| h.hint.clone());
+        (format!("{err:#}"), hint.unwrap_or_default())
+    }
+
+    #[test]
+    fn every_key_left_out_has_its_documented_default() {
+        let path = Path::new("/home/ana/analysis/.jupyter-env");
+        let written = Manifest::for_folder(Path::new("/home/ana/analysis"), InitOptions::default()).unwrap();
+        assert_eq!(Manifest::parse("", path).unwrap(), written, "an empty manifest is what `jenv init` writes");
+        let no_repository = sample().lines().filter(|l| !l.starts_with("repository")).collect::<Vec<_>>().join("\n");
+        assert_eq!(Manifest::parse(&no_repository, path).unwrap(), written);
+        let named = Manifest::parse("name = \"mine\"\nmount = \"/home/jovyan/mine\"\n", path).unwrap();
+        assert_eq!((named.repository.as_str(), named.mount.as_str()), ("jenv/mine", "/home/jovyan/mine"));
+        assert_eq!((named.image.as_str(), &named.ports), (DEFAULT_IMAGE, &default_ports()));
+    }
+
+    #[test]
+    fn mounts_in_or_over_system_folders_are_refused_naming_the_key() {
+        let system = ["/", "/etc", "/etc/jupyter", "//etc/", "/home/jovyan/../../etc", "/usr/local/data", "/lib64"];
+        let runtime = ["/tmp", "/tmp/", crate::runenv::TARGET, crate::runas::ALLOW_ROOT_CONFIG_TARGET];
+        for target in system.into_iter().chain(runtime).chain(["/bin", "/boot", "/dev", "/proc", "/run", "/sbin"]) {
+            let (text, hint) = refusal(with(&format!("mount = \"{target}\"\n")));
+            assert!(text.contains(&format!("`mount = \"{target}\"` ")), "{text}");
+            assert!(hint.contains("`mount = \"/home/jovyan/work\"`"), "{hint}");
+            let (text, hint) = refusal(with(&format!("[[mounts]]\nsource = \"d\"\ntarget = \"{target}\"\n")));
+            assert!(text.contains(&format!("[[mounts]] `target = \"{target}\"` ")), "{text}");
+            assert!(hint.contains("`target = \"/data\"`"), "{hint}");
+        }
+        let (text, _) = refusal(with("mount = \"/etc\"\n"));
+        assert!(text.ends_with("`mount = \"/etc\"` lies over `/etc`, one of the image's system folders"), "{text}");
+        let (text, _) = refusal(with("mount = \"/tmp/x\"\n"));
+        assert!(text.contains("lies in `/tmp`, the tmpfs where jenv keeps its runtime files"), "{text}");
+        assert!(refusal(with("mount = \"/\"\n")).0.contains("would cover the whole container"));
+        for fine in ["/home/ana/work", "/home/jovyan", "/data", "/srv/data/", "/opt/x", "/mnt/a/../b", "/workspace"] {
+            with(&format!("mount = \"{fine}\"\n")).unwrap_or_else(|e| panic!("{fine}: {e:#}"));
+            with(&format!("mount = \"/w\"\n[[mounts]]\nsource = \"d\"\ntarget = \"{fine}\"\n"))
+                .unwrap_or_else(|e| panic!("{fine}: {e:#}"));
+        }
+    }
+
+    #[test]
+    fn two_mounts_on_one_target_are_refused() {
+        let (text, hint) = refusal(with("[[mounts]]\nsource = \"d\"\ntarget = \"/home/jovyan/work/\"\n"));
+        assert!(
+            text.contains("two mounts on `/home/jovyan/work`: `mount = \"/home/jovyan/work\"` and [[mounts]] `target = \"/home/jovyan/work/\"`"),
+            "{text}"
+        );
+        assert!(hint.contains("`target = \"/data\"`"), "{hint}");
+        let twice =
+            "[[mounts]]\nsource = \"a\"\ntarget = \"/data\"\n\n[[mounts]]\nsource = \"b\"\ntarget = \"/data/.\"\n";
+        let (text, _) = refusal(with(twice));
+        assert!(
+            text.contains(
+                "two mounts on `/data`: [[mounts]] `target = \"/data\"` and [[mounts]] `target = \"/data/.\"`"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn parse_errors_point_at_the_line_they_concern() {
+        let path = Path::new("/p/.jupyter-env");
+        let (text, _) = refusal(Manifest::parse("name = \"x\"\n\ncolour = \"red\"\n", path));
+        assert!(text.contains("line 3, column 1") && text.contains("unknown field `colour`"), "{text}");
+        let (text, _) = refusal(Manifest::parse("name = \"x\"\nmount = 3\n", path));
+        assert!(text.contains("line 2, column 9") && text.contains("invalid type: integer `3`"), "{text}");
+        let (text, hint) = refusal(Manifest::parse("name = \"x\"\n\n[[mounts]]\nsource = \"d\"\n", path));
+        assert!(text.contains("line 3, column 1") && text.contains("missing field `target`"), "{text}");
+        assert!(hint.contains("add `target = \"/data\"`"), "{hint}");
+        // A missing key at the top has no line: the error names the key, not line 1, column 1.
+        let err = toml::from_str::<MountSpec>("source = \"d\"\n").unwrap_err();
+        let (text, hint) = refusal(Err(not_valid(&err, path)));
+        assert_eq!(text, "/p/.jupyter-env is not a valid manifest: `target` is missing");
+        assert!(hint.starts_with("add `target = \"/data\"`"), "{hint}");
     }
 
     #[test]

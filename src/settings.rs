@@ -122,18 +122,59 @@ impl MountSpec {
     }
 }
 
-/// Checks targets: absolute, not `/`, and none inside another (nor inside the folder's mount).
-pub fn validate_mounts(mounts: &[MountSpec], main_mount: &str) -> Result<()> {
-    let mut targets = vec![main_mount.trim_end_matches('/').to_string()];
-    for mount in mounts {
-        let target = mount.target.trim_end_matches('/');
-        if !mount.target.starts_with('/') || target.is_empty() {
-            hinted!(
-                "give an absolute container path other than /, e.g. `target = \"/data\"`",
-                "mount target `{}` is not an absolute container path",
-                mount.target
-            );
+/// Top-level container folders no mount may lie in or over: the image's own system folders
+/// (`lib*` is every `lib`, `lib64`, `libx32`…), and `/tmp`, the tmpfs where jenv keeps its
+/// runtime files (`runenv::TARGET`, `runas::ALLOW_ROOT_CONFIG_TARGET`, Jupyter's runtime folder).
+const SYSTEM_FOLDERS: &[&str] =
+    &["bin", "boot", "dev", "etc", "lib*", "proc", "run", "sbin", "sys", "tmp", "usr", "var"];
+
+/// An absolute container path as the engine reads it: `.`, `..`, repeated and trailing slashes
+/// resolved (`/home/jovyan/../../etc/` is `/etc`). `None` for a relative path.
+pub fn normalize_target(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
         }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+/// Why a mount cannot go at `target` (normalized): it is `/`, or lies in a system folder.
+fn forbidden_place(target: &str) -> Option<String> {
+    let top = target.trim_start_matches('/').split('/').next().unwrap_or_default();
+    if top.is_empty() {
+        return Some("would cover the whole container".to_string());
+    }
+    let system = SYSTEM_FOLDERS.iter().any(|folder| match folder.strip_suffix('*') {
+        Some(prefix) => top.starts_with(prefix),
+        None => top == *folder,
+    });
+    let place = if target.len() == top.len() + 1 { "over" } else { "in" };
+    match top {
+        "tmp" => Some(format!("lies {place} `/tmp`, the tmpfs where jenv keeps its runtime files")),
+        _ if system => Some(format!("lies {place} `/{top}`, one of the image's system folders")),
+        _ => None,
+    }
+}
+
+/// Checks where the folder (`mount`) and the extra mounts (`[[mounts]]` targets) go: absolute,
+/// not `/` nor in a system folder, and none in, over or on another.
+pub fn validate_mounts(mounts: &[MountSpec], main_mount: &str) -> Result<()> {
+    let main_example = format!("mount = \"{}\"", crate::manifest::DEFAULT_MOUNT);
+    let main_key = format!("`mount = \"{main_mount}\"`");
+    let main = checked_target(main_mount, &main_key, &main_example)?;
+    let mut targets = vec![(main, main_key)];
+    for mount in mounts {
+        let key = format!("[[mounts]] `target = \"{}\"`", mount.target);
+        let target = checked_target(&mount.target, &key, "target = \"/data\"")?;
         if mount.source.trim().is_empty() {
             hinted!(
                 "name a host folder, e.g. `source = \"~/datasets\"`",
@@ -141,19 +182,36 @@ pub fn validate_mounts(mounts: &[MountSpec], main_mount: &str) -> Result<()> {
                 mount.target
             );
         }
-        if let Some(other) = targets.iter().find(|t| nested(t, target)) {
+        if let Some((_, other)) = targets.iter().find(|(t, _)| *t == target) {
             hinted!(
-                "give each mount its own place, outside the others",
-                "mount target `{target}` overlaps `{other}`, which is already mounted"
+                "give each mount its own place, e.g. `target = \"/data\"`",
+                "two mounts on `{target}`: {other} and {key}"
             );
         }
-        targets.push(target.to_string());
+        if let Some((other, _)) = targets.iter().find(|(t, _)| nested(t, &target)) {
+            hinted!(
+                "give each mount its own place, outside the others, e.g. `target = \"/data\"`",
+                "{key} overlaps `{other}`, which is already mounted"
+            );
+        }
+        targets.push((target, key));
     }
     Ok(())
 }
 
+/// The normalized target, or why no mount can go there; `key` is how the error names it.
+fn checked_target(value: &str, key: &str, example: &str) -> Result<String> {
+    let Some(target) = normalize_target(value) else {
+        hinted!(format!("use an absolute container path, e.g. `{example}`"), "{key} is not an absolute container path");
+    };
+    if let Some(why) = forbidden_place(&target) {
+        hinted!(format!("mount it under a home or data folder, e.g. `{example}`"), "{key} {why}");
+    }
+    Ok(target)
+}
+
 fn nested(a: &str, b: &str) -> bool {
-    let inside = |inner: &str, outer: &str| inner == outer || inner.starts_with(&format!("{outer}/"));
+    let inside = |inner: &str, outer: &str| inner.starts_with(&format!("{outer}/"));
     inside(a, b) || inside(b, a)
 }
 
@@ -335,13 +393,33 @@ mod tests {
         let mount = |target: &str| MountSpec { source: "data".into(), target: target.into(), read_only: true };
         validate_mounts(&[mount("/data"), mount("/models")], "/home/jovyan/work").unwrap();
         let text = err(validate_mounts(&[mount("data")], "/home/jovyan/work"));
-        assert!(text.contains("`data` is not an absolute container path"), "{text}");
-        assert!(err(validate_mounts(&[mount("/")], "/w")).contains("not an absolute container path"));
+        assert!(text.contains("[[mounts]] `target = \"data\"` is not an absolute container path"), "{text}");
+        let text = err(validate_mounts(&[], "work"));
+        assert!(text.contains("`mount = \"work\"` is not an absolute container path"), "{text}");
+        assert!(err(validate_mounts(&[mount("/")], "/w")).contains("would cover the whole container"));
         let text = err(validate_mounts(&[mount("/home/jovyan/work/data")], "/home/jovyan/work"));
         assert!(text.contains("overlaps `/home/jovyan/work`"), "{text}");
         let text = err(validate_mounts(&[mount("/data"), mount("/data/raw")], "/w"));
-        assert!(text.contains("`/data/raw` overlaps `/data`"), "{text}");
+        assert!(text.contains("`target = \"/data/raw\"` overlaps `/data`"), "{text}");
+        let text = err(validate_mounts(&[mount("/data/raw/.."), mount("/data/raw")], "/w"));
+        assert!(text.contains("`target = \"/data/raw\"` overlaps `/data`"), "compared normalized: {text}");
         validate_mounts(&[mount("/data"), mount("/data2")], "/w").unwrap();
+    }
+
+    #[test]
+    fn targets_normalize_as_the_engine_reads_them() {
+        for (path, normalized) in [
+            ("/", "/"),
+            ("//", "/"),
+            ("/data/", "/data"),
+            ("/a//b/./c", "/a/b/c"),
+            ("/home/jovyan/../../etc", "/etc"),
+            ("/../..", "/"),
+        ] {
+            assert_eq!(normalize_target(path).as_deref(), Some(normalized), "{path}");
+        }
+        assert_eq!(normalize_target("data"), None);
+        assert_eq!(normalize_target(""), None);
     }
 
     #[test]

@@ -53,6 +53,24 @@ fn a_broken_manifest_names_the_file_and_line() {
 }
 
 #[test]
+fn a_mount_over_a_system_folder_is_refused_before_anything_starts() {
+    let sandbox = Sandbox::new();
+    let folder = sandbox.project("overetc");
+    let path = folder.join(".jupyter-env");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("mount = \"/home/jovyan/work\"", "mount = \"/etc\"")).unwrap();
+    let out = sandbox.jenv(&folder, &["up"]).failure();
+    assert_eq!(
+        out.stderr(),
+        format!(
+            "error: {} is not a valid manifest\n  caused by: `mount = \"/etc\"` lies over `/etc`, one of the image's system folders\nhint: mount it under a home or data folder, e.g. `mount = \"/home/jovyan/work\"`\n",
+            path.display()
+        )
+    );
+    assert!(sandbox.containers().is_empty(), "no container started");
+}
+
+#[test]
 fn an_unreachable_engine_is_named_with_how_to_start_docker() {
     let sandbox = Sandbox::new();
     let folder = sandbox.project("noengine");
