@@ -608,7 +608,17 @@ gpus = ["0", "1"]
         let (text, _) = refusal(with("mount = \"/tmp/x\"\n"));
         assert!(text.contains("lies in `/tmp`, the tmpfs where jenv keeps its runtime files"), "{text}");
         assert!(refusal(with("mount = \"/\"\n")).0.contains("would cover the whole container"));
-        for fine in ["/home/ana/work", "/home/jovyan", "/data", "/srv/data/", "/opt/x", "/mnt/a/../b", "/workspace"] {
+        for fine in [
+            "/home/ana/work",
+            "/home/jovyan",
+            "/data",
+            "/srv/data/",
+            "/opt/x",
+            "/mnt/a/../b",
+            "/workspace",
+            "/library",
+            "/libraries/x",
+        ] {
             with(&format!("mount = \"{fine}\"\n")).unwrap_or_else(|e| panic!("{fine}: {e:#}"));
             with(&format!("mount = \"/w\"\n[[mounts]]\nsource = \"d\"\ntarget = \"{fine}\"\n"))
                 .unwrap_or_else(|e| panic!("{fine}: {e:#}"));

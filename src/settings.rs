@@ -123,10 +123,12 @@ impl MountSpec {
 }
 
 /// Top-level container folders no mount may lie in or over: the image's own system folders
-/// (`lib*` is every `lib`, `lib64`, `libx32`…), and `/tmp`, the tmpfs where jenv keeps its
-/// runtime files (`runenv::TARGET`, `runas::ALLOW_ROOT_CONFIG_TARGET`, Jupyter's runtime folder).
-const SYSTEM_FOLDERS: &[&str] =
-    &["bin", "boot", "dev", "etc", "lib*", "proc", "run", "sbin", "sys", "tmp", "usr", "var"];
+/// (every `/lib*` a Linux image has, but not a `/library` of the user's), and `/tmp`, the tmpfs
+/// where jenv keeps its runtime files (`runenv::TARGET`, `runas::ALLOW_ROOT_CONFIG_TARGET`,
+/// Jupyter's runtime folder).
+const SYSTEM_FOLDERS: &[&str] = &[
+    "bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "run", "sbin", "sys", "tmp", "usr", "var",
+];
 
 /// An absolute container path as the engine reads it: `.`, `..`, repeated and trailing slashes
 /// resolved (`/home/jovyan/../../etc/` is `/etc`). `None` for a relative path.
@@ -153,10 +155,7 @@ fn forbidden_place(target: &str) -> Option<String> {
     if top.is_empty() {
         return Some("would cover the whole container".to_string());
     }
-    let system = SYSTEM_FOLDERS.iter().any(|folder| match folder.strip_suffix('*') {
-        Some(prefix) => top.starts_with(prefix),
-        None => top == *folder,
-    });
+    let system = SYSTEM_FOLDERS.contains(&top);
     let place = if target.len() == top.len() + 1 { "over" } else { "in" };
     match top {
         "tmp" => Some(format!("lies {place} `/tmp`, the tmpfs where jenv keeps its runtime files")),
