@@ -77,11 +77,18 @@ impl Context {
     /// The baseline's packages: from the cache, else listed in a short-lived helper container.
     pub async fn baseline_packages(&self, container: &EnvContainer) -> Result<(String, Installed)> {
         let image = self.baseline_image(container);
+        let listing = self.image_listing(&image, container).await?;
+        Ok((image, self.parse(&listing)))
+    }
+
+    /// The package listing of `image` as `container`'s notebook user sees it: from the cache,
+    /// else listed in a short-lived helper container started from the image.
+    pub async fn image_listing(&self, image: &str, container: &EnvContainer) -> Result<String> {
         let listings = Listings::new(&self.state);
-        if let Some(listing) = listings.load(&image) {
-            return Ok((image, self.parse(&listing)));
+        if let Some(listing) = listings.load(image) {
+            return Ok(listing);
         }
-        let mut helper = self.helper_spec(&image, "list");
+        let mut helper = self.helper_spec(image, "list");
         helper.user = container.user.clone();
         self.engine.create(&helper).await?;
         let listed = async {
@@ -92,8 +99,8 @@ impl Context {
         .await;
         self.engine.remove(&helper.name).await?;
         let listing = listed?;
-        listings.save(&image, &listing)?;
-        Ok((image, self.parse(&listing)))
+        listings.save(image, &listing)?;
+        Ok(listing)
     }
 
     /// Package changes in the running notebook since its baseline.

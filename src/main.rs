@@ -17,6 +17,7 @@ mod error;
 mod forward;
 mod history;
 mod installers;
+mod interrupted;
 mod jupyter;
 mod manifest;
 mod opener;

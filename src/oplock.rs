@@ -44,10 +44,17 @@ impl OpLocks {
             }
             Err(TryLockError::Error(err)) => return Err(err).context("cannot lock the environment"),
         }
-        file.set_len(0)?;
-        file.rewind()?;
-        write!(file, "{activity} (pid {})", std::process::id())?;
-        Ok(OpLock { _file: file })
+        held(file, activity)
+    }
+
+    /// Takes the lock for `env_name` if no other jenv process holds it; `None` when one does.
+    pub fn try_acquire(&self, env_name: &str, activity: &str) -> Result<Option<OpLock>> {
+        let file = self.open(env_name)?;
+        match file.try_lock() {
+            Ok(()) => held(file, activity).map(Some),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(err)) => Err(err).context("cannot lock the environment"),
+        }
     }
 
     /// What another jenv process is doing to `env_name` right now, if anything.
@@ -81,6 +88,14 @@ impl OpLocks {
     }
 }
 
+/// The lock just taken on `file`, with `activity` written inside for others to see.
+fn held(mut file: File, activity: &str) -> Result<OpLock> {
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{activity} (pid {})", std::process::id())?;
+    Ok(OpLock { _file: file })
+}
+
 fn holder_of(file: &mut File) -> String {
     let mut text = String::new();
     let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
@@ -109,6 +124,19 @@ mod tests {
         let again = locks.acquire("env", "jenv up").await.unwrap();
         assert!(locks.busy("env").unwrap().starts_with("jenv up (pid "), "the old text is replaced");
         drop(again);
+    }
+
+    #[tokio::test]
+    async fn try_acquire_gives_way_to_a_holder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let locks = OpLocks::new(&StateDir { root: tmp.path().join("jenv") });
+        let held = locks.acquire("env", "jenv snapshot").await.unwrap();
+        assert!(locks.try_acquire("env", "jenv status").unwrap().is_none());
+        assert!(locks.busy("env").unwrap().starts_with("jenv snapshot (pid "), "the holder's text is kept");
+        drop(held);
+        let taken = locks.try_acquire("env", "jenv status").unwrap().expect("free");
+        assert!(locks.busy("env").unwrap().starts_with("jenv status (pid "));
+        drop(taken);
     }
 
     #[tokio::test]

@@ -53,8 +53,12 @@ impl Context {
         let Some(current) = history.iter().find(|e| e.current) else {
             hinted!("take one with `jenv snapshot` first", "this folder has no snapshot to push");
         };
-        let mut tags: Vec<String> =
-            if all { history.iter().map(|e| e.tag.clone()).collect() } else { vec![current.tag.clone()] };
+        // An interrupted snapshot is nobody's to start from.
+        let mut tags: Vec<String> = if all {
+            history.iter().filter(|e| !e.interrupted).map(|e| e.tag.clone()).collect()
+        } else {
+            vec![current.tag.clone()]
+        };
         tags.push("latest".to_string());
         let credentials = registry::credentials_for(&repository)?;
         for tag in &tags {

@@ -14,6 +14,7 @@ use crate::engine::{ContainerSpec, EnvContainer, dockerfile_changes, label};
 use crate::environment::Context;
 use crate::error::hinted;
 use crate::installers;
+use crate::interrupted::{Pending, PendingSnapshot};
 use crate::oplock::OpLock;
 use crate::packages::{self, Change, Manager};
 use crate::progress::Spinner;
@@ -67,6 +68,17 @@ impl Context {
         let repository = &self.project.manifest.repository;
         let created = clock::now_secs();
         let tag = self.free_tag(created).await?;
+        let latest = self.engine.inspect_image(&format!("{repository}:latest")).await?.and_then(|i| i.id);
+        let mut pending = PendingSnapshot {
+            tag: tag.clone(),
+            pid: std::process::id(),
+            container: container.id.clone(),
+            parent: container.image_id.clone(),
+            latest,
+            listing: String::new(),
+            image: None,
+            interrupted: false,
+        };
         let baseline_record = self.record_of(&baseline).await?;
         // The record of what the image holds, from the package listing taken as it commits; it
         // travels in the image as a label, so a pulled snapshot says what it holds.
@@ -91,7 +103,7 @@ impl Context {
             self.snapshot_config(parent_config.clone(), &tag, created, message, Some(&record))
         };
         let (listing, image, committing) =
-            self.commit_between_installs(&container, repository, &tag, config_at).await?;
+            self.commit_between_installs(&container, repository, &mut pending, config_at).await?;
         let (mut record, changes) = record_at(&listing);
         let config = config_at(&listing);
 
@@ -111,28 +123,46 @@ impl Context {
         record::write_lock(&self.project.folder, &record)?;
         Listings::new(&self.state).save(&image, &listing)?;
         self.update_record(|r| r.baseline = Some(image.clone()))?;
+        // Last: until this note is gone, the next command can finish what a kill left.
+        Pending::new(&self.state, self.env_name()).remove(&tag)?;
         Ok(Snapshot { tag, image, size_added, committing, total: started.elapsed(), layers, flattened, changes })
     }
 
     /// Commits the running notebook without pausing it (with the config `config_at` gives for
-    /// the package listing at that moment), when no package manager is at work in it: waits while one runs, and if one ran during the commit (the package listing
-    /// moved, or an installer is running now), drops that image and commits again. Returns the
-    /// package listing the image holds, its ID and how long the commit took.
+    /// the package listing at that moment), when no package manager is at work in it: waits
+    /// while one runs, and if one ran during the commit (the package listing moved, or an
+    /// installer is running now), drops that image and commits again. Each commit is noted in
+    /// `pending` first (see interrupted.rs). Returns the package listing the image holds, its ID
+    /// and how long the commit took.
     async fn commit_between_installs(
         &self,
         container: &EnvContainer,
         repository: &str,
-        tag: &str,
+        pending: &mut PendingSnapshot,
         config_at: impl Fn(&str) -> ImageConfig,
     ) -> Result<(String, String, Duration)> {
+        let notes = Pending::new(&self.state, self.env_name());
         for _ in 0..COMMIT_ATTEMPTS {
             self.wait_for_installers(container).await?;
             let listing = self.list_packages(container, true).await?;
+            pending.listing = listing.clone();
+            pending.image = None;
+            notes.save(pending)?;
             let started = Instant::now();
             let spinner = Spinner::new("committing the notebook (it keeps running)");
-            let committed = self.engine.commit(&container.id, repository, tag, config_at(&listing), false).await;
+            let committed =
+                self.engine.commit(&container.id, repository, &pending.tag, config_at(&listing), false).await;
             spinner.finish();
-            let image = committed?;
+            let image = match committed {
+                Ok(image) => image,
+                Err(err) => {
+                    // The engine refused it: nothing landed.
+                    notes.remove(&pending.tag)?;
+                    return Err(err);
+                }
+            };
+            pending.image = Some(image.clone());
+            notes.save(pending)?;
             let committing = started.elapsed();
             let processes = self.engine.processes(&container.id).await?;
             if installers::first_installer(&processes).is_none()
@@ -143,6 +173,7 @@ impl Context {
             eprintln!("packages changed while the snapshot was committing; committing again");
             self.engine.remove_image(&image).await?;
         }
+        notes.remove(&pending.tag)?;
         hinted!(
             "let the installs in the notebook finish, then run `jenv snapshot` again",
             "packages kept changing in the notebook during {COMMIT_ATTEMPTS} commits; no snapshot was taken"

@@ -10,6 +10,7 @@ use crate::packages::Change;
 
 pub async fn run(args: DownArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
+    crate::cmd::settle(&ctx).await;
     let leave = if args.discard {
         Leave::Discard
     } else if args.snapshot {

@@ -9,6 +9,7 @@ use crate::environment::Context;
 
 pub async fn history(args: JsonArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
+    crate::cmd::settle(&ctx).await;
     let entries = ctx.history().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&entries)?);
@@ -18,17 +19,22 @@ pub async fn history(args: JsonArgs) -> Result<ExitCode> {
         eprintln!("no snapshots yet; `jenv snapshot` takes one");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("  {:24} {:23} {:>9}  MESSAGE", "TAG", "CREATED", "ADDED");
+    println!("  {:24} {:23} {:>11}  MESSAGE", "TAG", "CREATED", "ADDED");
     for e in entries {
-        let size = e.size_added.map_or_else(|| "-".to_string(), human_bytes);
+        let size = match e.size_added {
+            _ if e.interrupted => "interrupted".to_string(),
+            Some(size) => human_bytes(size),
+            None => "-".to_string(),
+        };
         let marker = if e.current { "*" } else { " " };
-        println!("{marker} {:24} {:23} {size:>9}  {}", e.tag, clock::display(e.created), e.message);
+        println!("{marker} {:24} {:23} {size:>11}  {}", e.tag, clock::display(e.created), e.message);
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn rollback(args: RollbackArgs) -> Result<ExitCode> {
     let ctx = Context::load_trusted("rollback").await?;
+    crate::cmd::settle(&ctx).await;
     let target = ctx.rollback(args.tag.as_deref()).await?;
     println!("{}:{}", ctx.project.manifest.repository, target.tag);
     let running = ctx.container().await?.is_some_and(|c| c.is_running());
@@ -42,6 +48,7 @@ pub async fn rollback(args: RollbackArgs) -> Result<ExitCode> {
 
 pub async fn prune(args: PruneArgs) -> Result<ExitCode> {
     let ctx = Context::load_trusted("prune").await?;
+    crate::cmd::settle(&ctx).await;
     let pruned = ctx.prune(args.keep).await?;
     for tag in &pruned.removed {
         println!("removed {tag}");

@@ -9,6 +9,7 @@ use crate::environment::Context;
 
 pub async fn push(args: PushArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
+    crate::cmd::settle(&ctx).await;
     let pushed = ctx.push(args.all).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&pushed)?);
@@ -23,6 +24,7 @@ pub async fn push(args: PushArgs) -> Result<ExitCode> {
 pub async fn pull(args: JsonArgs) -> Result<ExitCode> {
     // It changes which image `jenv up` starts from, as rollback does.
     let ctx = Context::load_trusted("pull").await?;
+    crate::cmd::settle(&ctx).await;
     let pulled = ctx.pull().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&pulled)?);

@@ -22,6 +22,7 @@ struct SnapshotJson<'a> {
 
 pub async fn run(args: SnapshotArgs) -> Result<ExitCode> {
     let ctx = Context::load_trusted("snapshot").await?;
+    crate::cmd::settle(&ctx).await;
     let snapshot = ctx.snapshot(&args.message, args.flatten).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json(&snapshot))?);
@@ -62,6 +63,7 @@ fn json(snapshot: &Snapshot) -> SnapshotJson<'_> {
 
 pub async fn diff(args: JsonArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
+    crate::cmd::settle(&ctx).await;
     let container = ctx.running_container().await?;
     let changes = ctx.pending_changes(&container).await?;
     if args.json {
@@ -78,6 +80,7 @@ pub async fn diff(args: JsonArgs) -> Result<ExitCode> {
 
 pub async fn rebuild() -> Result<ExitCode> {
     let ctx = Context::load_trusted("rebuild").await?;
+    crate::cmd::settle(&ctx).await;
     let record = ctx.rebuild().await?;
     println!("{}:{}", ctx.project.manifest.repository, record.snapshot);
     eprintln!(

@@ -106,6 +106,7 @@ pub async fn run(args: StatusArgs) -> Result<ExitCode> {
 
 async fn this_folder() -> Result<Entry> {
     let ctx = Context::load().await?;
+    crate::cmd::settle(&ctx).await;
     let tokens = known_tokens(&ctx.state);
     let busy = ctx.busy();
     let mut entry = match ctx.container().await? {

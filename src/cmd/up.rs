@@ -26,6 +26,7 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         None => first_run(&cwd, args.init)?,
     };
     let ctx = Context::for_project(project).await?;
+    crate::cmd::settle(&ctx).await;
     if let Some(container) = ctx.container().await? {
         let differs = ctx.drift(&container)?;
         if !differs.is_empty() {

@@ -9,6 +9,7 @@ use crate::watch::{self, Options};
 
 pub async fn run(args: WatchArgs) -> Result<ExitCode> {
     let ctx = Context::load_trusted("watch").await?;
+    crate::cmd::settle(&ctx).await;
     let configured = ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes();
     let options = Options { yes: args.yes || (configured && !args.ask), json: args.json };
     tokio::select! {
