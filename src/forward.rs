@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tokio::process::Command;
 use tokio::time::Instant;
 
+use crate::endpoint::SshTarget;
 use crate::error::Hinted;
 use crate::state::{StateDir, write_atomic};
 
@@ -94,7 +95,7 @@ impl Forwards {
 /// Starts `ssh -N` with one `-L` per port, in its own session so it outlives jenv, and waits
 /// (without holding up the runtime) until every local port accepts connections.
 async fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &Path) -> Result<Forward> {
-    let (destination, ssh_port) = ssh_destination(engine)?;
+    let target = SshTarget::parse(engine)?;
     let mut mapped = BTreeMap::new();
     let mut command = Command::new("ssh");
     command.args(["-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes"]);
@@ -103,10 +104,7 @@ async fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &Path) -> Result
         command.arg("-L").arg(format!("127.0.0.1:{local}:127.0.0.1:{remote}"));
         mapped.insert(name.clone(), (*remote, local));
     }
-    if let Some(port) = ssh_port {
-        command.args(["-p", &port]);
-    }
-    command.arg(&destination);
+    command.args(target.args());
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -159,19 +157,6 @@ async fn all_listen(mapped: &BTreeMap<String, (u16, u16)>) -> bool {
     true
 }
 
-/// `ssh://user@host:port` as ssh takes it: (`user@host`, port).
-fn ssh_destination(engine: &str) -> Result<(String, Option<String>)> {
-    let rest = engine.strip_prefix("ssh://").context("not an ssh:// engine")?;
-    let rest = rest.trim_end_matches('/');
-    // A port follows the last `:` unless the host is a bracketed IPv6 address without one.
-    match rest.rsplit_once(':') {
-        Some((host, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => {
-            Ok((host.to_string(), Some(port.to_string())))
-        }
-        _ => Ok((rest.to_string(), None)),
-    }
-}
-
 fn free_local_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free local port")?;
     Ok(listener.local_addr()?.port())
@@ -192,17 +177,6 @@ fn is_our_ssh(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ssh_addresses_split_into_destination_and_port() {
-        assert_eq!(
-            ssh_destination("ssh://root@127.0.0.1:2222").unwrap(),
-            ("root@127.0.0.1".into(), Some("2222".into()))
-        );
-        assert_eq!(ssh_destination("ssh://box").unwrap(), ("box".into(), None));
-        assert_eq!(ssh_destination("ssh://me@box/").unwrap(), ("me@box".into(), None));
-        assert!(ssh_destination("tcp://box:2375").is_err());
-    }
 
     #[test]
     fn a_dead_or_foreign_pid_is_no_forward() {
