@@ -119,6 +119,11 @@ impl Endpoint {
         self.host.starts_with("ssh://")
     }
 
+    /// Where ssh logs in for an `ssh://` engine.
+    pub fn ssh_target(&self) -> Option<SshTarget> {
+        self.is_ssh().then(|| SshTarget::parse(&self.host).ok()).flatten()
+    }
+
     /// Whether the engine's host is another machine as far as jenv can tell (ssh or tcp), so
     /// folder paths must be checked there.
     pub fn is_remote(&self) -> bool {
@@ -162,17 +167,8 @@ impl Endpoint {
             }
             return Ok(());
         }
-        if let Some(authority) = self.host.strip_prefix("ssh://") {
-            // bollard hands ssh the address without its port (`host:2222` as a host name).
-            let authority = authority.trim_end_matches('/');
-            if authority.rsplit_once(':').is_some_and(|(_, port)| port.chars().all(|c| c.is_ascii_digit())) {
-                hinted!(
-                    "give the host a name in ~/.ssh/config (`Host box`, `HostName ...`, `Port ...`) and use ssh://box",
-                    "jenv cannot pass the port in {} to ssh",
-                    self.host
-                );
-            }
-            return Ok(());
+        if self.is_ssh() {
+            return SshTarget::parse(&self.host).map(|_| ());
         }
         if self.unix_path().is_some() || self.is_tcp() {
             return Ok(());
@@ -184,6 +180,74 @@ impl Endpoint {
             self.host,
             self.source
         )
+    }
+}
+
+/// An `ssh://[user@]host[:port]` engine address as the ssh client takes it, read as the docker
+/// CLI reads it: no password, path, query or fragment (a trailing `/` is allowed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshTarget {
+    /// `user@host` or `host`; an IPv6 address without its brackets.
+    pub destination: String,
+    pub port: Option<u16>,
+}
+
+impl SshTarget {
+    pub fn parse(address: &str) -> Result<SshTarget> {
+        let refuse = |why: &str| -> Result<SshTarget> {
+            hinted!(
+                "use ssh://[user@]host[:port], as the docker CLI takes it",
+                "the ssh engine address {address} {why}"
+            )
+        };
+        let Some(rest) = address.strip_prefix("ssh://") else { return refuse("does not start with ssh://") };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains(['/', '?', '#']) {
+            return refuse("has something after the host (a path, query or fragment)");
+        }
+        let (user, hostport) = match rest.rsplit_once('@') {
+            Some((user, _)) if user.contains(':') => return refuse("holds a password, which ssh is never given"),
+            Some((user, hostport)) => (Some(user), hostport),
+            None => (None, rest),
+        };
+        let (host, port) = match hostport.strip_prefix('[') {
+            Some(bracketed) => match bracketed.split_once(']') {
+                Some((host, "")) => (host, None),
+                Some((host, tail)) => match tail.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None => return refuse("has an unreadable host"),
+                },
+                None => return refuse("has an unreadable host"),
+            },
+            None => match hostport.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (hostport, None),
+            },
+        };
+        if host.is_empty() || user.is_some_and(str::is_empty) {
+            return refuse("has no host");
+        }
+        let port = match port.map(|port| port.parse::<u16>()) {
+            Some(Ok(port)) if port > 0 => Some(port),
+            Some(_) => return refuse("has a port that is not a number from 1 to 65535"),
+            None => None,
+        };
+        let destination = match user {
+            Some(user) => format!("{user}@{host}"),
+            None => host.to_string(),
+        };
+        Ok(SshTarget { destination, port })
+    }
+
+    /// The arguments that end an ssh command line: the port if any, then the destination
+    /// (after `--`, so a destination never reads as an option).
+    pub fn args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(port) = self.port {
+            args.extend(["-p".to_string(), port.to_string()]);
+        }
+        args.extend(["--".to_string(), self.destination.clone()]);
+        args
     }
 }
 
@@ -441,9 +505,41 @@ mod tests {
         let endpoint = Endpoint::resolve(&ssh).unwrap();
         assert!(endpoint.is_ssh() && endpoint.is_remote());
         let with_port = Inputs { docker_host: Some("ssh://me@box:2222".into()), ..inputs(dir.path()) };
-        assert!(message(Endpoint::resolve(&with_port).unwrap_err()).contains("~/.ssh/config"));
+        let endpoint = Endpoint::resolve(&with_port).unwrap();
+        assert_eq!(endpoint.ssh_target(), Some(SshTarget { destination: "me@box".into(), port: Some(2222) }));
+        let with_path = Inputs { docker_host: Some("ssh://me@box/var/run".into()), ..inputs(dir.path()) };
+        assert!(message(Endpoint::resolve(&with_path).unwrap_err()).contains("something after the host"));
         let npipe = Inputs { docker_host: Some("npipe:////./pipe/docker_engine".into()), ..inputs(dir.path()) };
         assert!(message(Endpoint::resolve(&npipe).unwrap_err()).contains("`npipe` engines are not supported"));
+    }
+
+    #[test]
+    fn ssh_addresses_read_as_the_docker_cli_reads_them() {
+        let target = |address: &str| SshTarget::parse(address).map_err(message);
+        let ok = |destination: &str, port: Option<u16>| Ok(SshTarget { destination: destination.into(), port });
+        assert_eq!(target("ssh://root@127.0.0.1:2222"), ok("root@127.0.0.1", Some(2222)));
+        assert_eq!(target("ssh://box"), ok("box", None));
+        assert_eq!(target("ssh://me@box/"), ok("me@box", None));
+        assert_eq!(target("ssh://me@[::1]:2222"), ok("me@::1", Some(2222)));
+        assert_eq!(target("ssh://[fe80::1]"), ok("fe80::1", None));
+        assert_eq!(target("ssh://first.last@corp@box:22"), ok("first.last@corp@box", Some(22)));
+        assert_eq!(target("ssh://box:2222").unwrap().args(), ["-p", "2222", "--", "box"]);
+        assert_eq!(target("ssh://me@box").unwrap().args(), ["--", "me@box"]);
+        for (bad, why) in [
+            ("ssh://me:secret@box", "holds a password"),
+            ("ssh://box:ssh", "has a port that is not a number"),
+            ("ssh://box:0", "has a port that is not a number"),
+            ("ssh://box:70000", "has a port that is not a number"),
+            ("ssh://box/path", "something after the host"),
+            ("ssh://box?x=1", "something after the host"),
+            ("ssh://", "has no host"),
+            ("ssh://me@:22", "has no host"),
+            ("ssh://[::1", "unreadable host"),
+            ("tcp://box:2375", "does not start with ssh://"),
+        ] {
+            let err = target(bad).unwrap_err();
+            assert!(err.contains(why) && err.contains("hint: use ssh://[user@]host[:port]"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use bollard::query_parameters::{
     ListContainersOptions, ListImagesOptions, LogsOptions, PushImageOptions, RemoveContainerOptions,
     RemoveImageOptions, StopContainerOptions, TagImageOptions, UploadToContainerOptions,
 };
-use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
+use bollard::{API_DEFAULT_VERSION, BollardRequest, ClientVersion, Docker};
 use futures_util::{Stream, StreamExt};
 
 use crate::endpoint::{Endpoint, Source};
@@ -58,6 +58,9 @@ pub struct Engine {
 
 /// bollard's read/write timeout per request; long ones (pulls, commits) stream within it.
 const CONNECT_TIMEOUT_SECS: u64 = 120;
+
+/// The host part of request URLs sent through ssh (the engine ignores it; dial-stdio has no host).
+const SSH_AUTHORITY: &str = "http://docker.ssh";
 
 /// Everything needed to create one environment's container.
 #[derive(Debug, Clone)]
@@ -197,6 +200,15 @@ impl Engine {
         let endpoint = Endpoint::from_env()?;
         let unreachable = |reason: String| {
             let hint = match &endpoint.source {
+                _ if endpoint.is_ssh() => {
+                    let login = endpoint.ssh_target().map_or_else(String::new, |target| match target.port {
+                        Some(port) => format!("-p {port} {}", target.destination),
+                        None => target.destination,
+                    });
+                    format!(
+                        "check that `ssh {login} docker version` works here without a prompt (a key or an agent) and shows the engine"
+                    )
+                }
                 Source::DockerHost => {
                     "start Docker (e.g. `sudo systemctl start docker`), or point DOCKER_HOST at a running engine".to_string()
                 }
@@ -212,15 +224,22 @@ impl Engine {
                 hint,
             )
         };
+        // One ssh client for both versions below, so the connection made to ask `/version` is kept.
+        let ssh = endpoint.ssh_target().map(|target| std::sync::Arc::new(crate::dial::client(target)));
         let open = |version: &ClientVersion| {
-            if let Some(path) = endpoint.unix_path() {
+            if let Some(client) = &ssh {
+                // jenv's own transport (`dial.rs`): bollard's would drop the port from the address.
+                let client = client.clone();
+                let transport = move |request: BollardRequest| {
+                    let client = client.clone();
+                    async move { client.request(request).await.map_err(DockerError::from) }
+                };
+                Docker::connect_with_custom_transport(transport, Some(SSH_AUTHORITY), CONNECT_TIMEOUT_SECS, version)
+            } else if let Some(path) = endpoint.unix_path() {
                 Docker::connect_with_unix(path, CONNECT_TIMEOUT_SECS, version)
             } else if let Some(dir) = &endpoint.tls {
                 let [ca, cert, key] = crate::endpoint::TLS_FILES.map(|file| dir.join(file));
                 Docker::connect_with_ssl(&endpoint.host, &key, &cert, &ca, CONNECT_TIMEOUT_SECS, version)
-            } else if endpoint.is_ssh() {
-                // The system ssh client runs `docker system dial-stdio` on the remote host.
-                Docker::connect_with_ssh(&endpoint.host, CONNECT_TIMEOUT_SECS, version, None)
             } else {
                 Docker::connect_with_http(&endpoint.host, CONNECT_TIMEOUT_SECS, version)
             }

@@ -151,7 +151,7 @@ impl Context {
                 }
             }
         };
-        self.open_forward(&container)?;
+        self.open_forward(&container).await?;
         let running = self.running(container).await?;
         if fresh {
             // A container just created from its image holds exactly the image's packages: list
@@ -409,11 +409,11 @@ impl Context {
 
     /// On an ssh engine the notebook's ports are on the remote host's loopback: opens (or keeps)
     /// jenv's ssh forward to them. Nothing to do on a local engine.
-    fn open_forward(&self, container: &EnvContainer) -> Result<()> {
+    async fn open_forward(&self, container: &EnvContainer) -> Result<()> {
         let endpoint = self.engine.endpoint();
         if endpoint.is_ssh() {
             let ports = container.ports.iter().map(|(name, (_, host))| (name.clone(), *host)).collect();
-            Forwards::new(&self.state).ensure(&container.name, &endpoint.host, &ports)?;
+            Forwards::new(&self.state).ensure(&container.name, &endpoint.host, &ports).await?;
         }
         Ok(())
     }

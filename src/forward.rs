@@ -5,14 +5,16 @@
 //! ports are kept in `forwards/NAME.json` (0600).
 
 use std::collections::BTreeMap;
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use tokio::process::Command;
+use tokio::time::Instant;
 
+use crate::endpoint::SshTarget;
 use crate::error::Hinted;
 use crate::state::{StateDir, write_atomic};
 
@@ -46,7 +48,7 @@ impl Forwards {
 
     /// The live forward of container `name` through `engine` for exactly `ports` (name ->
     /// remote port), opening a new one (and closing a stale one) when there is none.
-    pub fn ensure(&self, name: &str, engine: &str, ports: &BTreeMap<String, u16>) -> Result<Forward> {
+    pub async fn ensure(&self, name: &str, engine: &str, ports: &BTreeMap<String, u16>) -> Result<Forward> {
         if let Some(forward) = self.live(name)? {
             let same = forward.engine == engine
                 && forward.ports.len() == ports.len()
@@ -56,7 +58,7 @@ impl Forwards {
             }
             self.close(name)?;
         }
-        let forward = open(engine, ports, &self.dir.join(format!("{name}.log")))?;
+        let forward = open(engine, ports, &self.dir.join(format!("{name}.log"))).await?;
         StateDir { root: self.dir.clone() }.ensure_exists()?;
         write_atomic(&self.path(name), serde_json::to_string(&forward)?.as_bytes())?;
         Ok(forward)
@@ -91,9 +93,9 @@ impl Forwards {
 }
 
 /// Starts `ssh -N` with one `-L` per port, in its own session so it outlives jenv, and waits
-/// until every local port accepts connections.
-fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &std::path::Path) -> Result<Forward> {
-    let (destination, ssh_port) = ssh_destination(engine)?;
+/// (without holding up the runtime) until every local port accepts connections.
+async fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &Path) -> Result<Forward> {
+    let target = SshTarget::parse(engine)?;
     let mut mapped = BTreeMap::new();
     let mut command = Command::new("ssh");
     command.args(["-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes"]);
@@ -102,10 +104,7 @@ fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &std::path::Path) -> R
         command.arg("-L").arg(format!("127.0.0.1:{local}:127.0.0.1:{remote}"));
         mapped.insert(name.clone(), (*remote, local));
     }
-    if let Some(port) = ssh_port {
-        command.args(["-p", &port]);
-    }
-    command.arg(&destination);
+    command.args(target.args());
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -122,8 +121,11 @@ fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &std::path::Path) -> R
     let mut child = command.spawn().map_err(|e| {
         Hinted::new(format!("cannot run ssh for the notebook's port forward: {e}"), "install an ssh client (openssh)")
     })?;
+    let pid = child.id().context("ssh exited as it started")?;
     let deadline = Instant::now() + OPEN_TIMEOUT;
+    let mut ticks = tokio::time::interval(Duration::from_millis(50));
     loop {
+        ticks.tick().await;
         if let Some(status) = child.try_wait()? {
             let said = std::fs::read_to_string(log).unwrap_or_default();
             return Err(Hinted::new(
@@ -132,31 +134,27 @@ fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &std::path::Path) -> R
             )
             .into());
         }
-        if mapped.values().all(|(_, local)| std::net::TcpStream::connect(("127.0.0.1", *local)).is_ok()) {
-            return Ok(Forward { pid: child.id(), engine: engine.to_string(), ports: mapped });
+        if all_listen(&mapped).await {
+            return Ok(Forward { pid, engine: engine.to_string(), ports: mapped });
         }
         if Instant::now() >= deadline {
-            let _ = child.kill();
+            let _ = child.kill().await;
             anyhow::bail!(
                 "ssh did not open the notebook's port forward from {engine} within {}s",
                 OPEN_TIMEOUT.as_secs()
             );
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// `ssh://user@host:port` as ssh takes it: (`user@host`, port).
-fn ssh_destination(engine: &str) -> Result<(String, Option<String>)> {
-    let rest = engine.strip_prefix("ssh://").context("not an ssh:// engine")?;
-    let rest = rest.trim_end_matches('/');
-    // A port follows the last `:` unless the host is a bracketed IPv6 address without one.
-    match rest.rsplit_once(':') {
-        Some((host, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => {
-            Ok((host.to_string(), Some(port.to_string())))
+/// Whether every local end of the forward accepts a connection.
+async fn all_listen(mapped: &BTreeMap<String, (u16, u16)>) -> bool {
+    for (_, local) in mapped.values() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", *local)).await.is_err() {
+            return false;
         }
-        _ => Ok((rest.to_string(), None)),
     }
+    true
 }
 
 fn free_local_port() -> Result<u16> {
@@ -167,7 +165,7 @@ fn free_local_port() -> Result<u16> {
 /// Whether `pid` is an ssh process (not a reused pid of something else). Without /proc (macOS)
 /// only whether it is alive.
 fn is_our_ssh(pid: u32) -> bool {
-    if !std::path::Path::new("/proc/self").exists() {
+    if !Path::new("/proc/self").exists() {
         // SAFETY: signal 0 only checks that the process exists.
         return i32::try_from(pid).is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0);
     }
@@ -179,17 +177,6 @@ fn is_our_ssh(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ssh_addresses_split_into_destination_and_port() {
-        assert_eq!(
-            ssh_destination("ssh://root@127.0.0.1:2222").unwrap(),
-            ("root@127.0.0.1".into(), Some("2222".into()))
-        );
-        assert_eq!(ssh_destination("ssh://box").unwrap(), ("box".into(), None));
-        assert_eq!(ssh_destination("ssh://me@box/").unwrap(), ("me@box".into(), None));
-        assert!(ssh_destination("tcp://box:2375").is_err());
-    }
 
     #[test]
     fn a_dead_or_foreign_pid_is_no_forward() {

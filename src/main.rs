@@ -6,6 +6,7 @@ mod clock;
 mod cmd;
 mod complete;
 mod config;
+mod dial;
 mod dockerrun;
 mod doctor;
 mod dotenv;

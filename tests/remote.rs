@@ -51,6 +51,69 @@ fn an_ssh_engine_serves_the_notebook_through_jenvs_forward_and_down_closes_it() 
     });
 }
 
+/// `DOCKER_HOST=ssh://root@127.0.0.1:PORT`, the port only in the address (the ssh config has no
+/// `Port` for that host), as the docker CLI takes it: jenv's engine connection and the notebook's
+/// forward both log in on that port, and no engine connection outlives a command.
+#[test]
+fn an_ssh_engine_with_a_port_in_its_address_is_reached_on_that_port() {
+    let Some(sshd) = Sshd::start() else { return };
+    let host = sshd.docker_host_with_port();
+    let path = sshd.path();
+    let sandbox = Sandbox::with_env(
+        &test_image(),
+        None,
+        &[("DOCKER_HOST", Some(&host)), ("DOCKER_CONTEXT", None), ("PATH", Some(&path))],
+    );
+    let project = sandbox.project("ported");
+    let up = sandbox.jenv(&project, &["up"]).success();
+    let url = NotebookUrl::parse(&up.stdout());
+    assert_eq!(http(url.port, "GET", &format!("/api/contents?token={}", url.token), None).0, 200);
+
+    let status = sandbox.jenv(&project, &["status"]).success().stdout();
+    assert!(status.contains(&format!("{host} (DOCKER_HOST)")) && status.contains("running"), "{status}");
+    no_engine_connections_left(sshd.port);
+
+    sandbox.jenv(&project, &["down"]).success();
+    assert!(sandbox.containers().is_empty(), "down removed the container");
+    common::eventually("the forward to close", std::time::Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", url.port)).is_err()
+    });
+    no_engine_connections_left(sshd.port);
+}
+
+/// jenv's ssh clients of `docker system dial-stdio` on `port` end with the command that ran them
+/// (killed as it exits; the docker CLI's own, from the harness, are not counted).
+fn no_engine_connections_left(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left = engine_connections(port);
+        if left.is_empty() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "ssh left running after jenv exited: {left:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Running ssh clients jenv started for `docker system dial-stdio` on `port` (a zombie has no
+/// command line).
+fn engine_connections(port: u16) -> Vec<String> {
+    let port = port.to_string();
+    let cmdlines = std::fs::read_dir("/proc").unwrap().filter_map(|entry| {
+        let cmdline = std::fs::read(entry.ok()?.path().join("cmdline")).ok()?;
+        Some(cmdline.split(|b| *b == 0).map(|arg| String::from_utf8_lossy(arg).into_owned()).collect::<Vec<_>>())
+    });
+    cmdlines
+        .filter(|args| {
+            args.first().is_some_and(|argv0| argv0.ends_with("ssh"))
+                && args.windows(2).any(|pair| pair[0] == "-p" && pair[1] == port)
+                && args.iter().any(|arg| arg == "BatchMode=yes")
+                && args.iter().any(|arg| arg == "dial-stdio")
+        })
+        .map(|args| args.join(" "))
+        .collect()
+}
+
 /// Runs `jenv up` in `folder` inside a private mount namespace where `mount_at` (an existing
 /// folder, `folder` or a parent of it) is a fresh tmpfs and `folder` holds `manifest`: jenv sees
 /// that folder, the engine's host (this machine, outside the namespace) does not.

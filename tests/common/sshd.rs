@@ -40,11 +40,15 @@ impl Sshd {
             path("authorized_keys").display()
         );
         std::fs::write(path("sshd_config"), config).unwrap();
-        // The engine's host by name, as users set remote hosts up in ~/.ssh/config.
-        let client = format!(
-            "Host {HOST_ALIAS}\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
+        // The engine's host by name, as users set remote hosts up in ~/.ssh/config; and by its
+        // address, where port and user come from the engine address alone (keys and host
+        // checking as for any host).
+        let key = format!(
+            "  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
             path("client_key").display()
         );
+        let client =
+            format!("Host {HOST_ALIAS}\n  HostName 127.0.0.1\n  Port {port}\n  User root\n{key}Host 127.0.0.1\n{key}");
         std::fs::write(path("ssh_config"), client).unwrap();
         std::fs::create_dir(path("bin")).unwrap();
         let wrapper = format!("#!/bin/sh\nexec /usr/bin/ssh -F {} \"$@\"\n", path("ssh_config").display());
@@ -73,6 +77,12 @@ impl Sshd {
         format!("ssh://{HOST_ALIAS}")
     }
 
+    /// `DOCKER_HOST` for the same engine by address, port and user: `ssh://root@127.0.0.1:PORT`,
+    /// with no `Port` for that host in the ssh config.
+    pub fn docker_host_with_port(&self) -> String {
+        format!("ssh://root@127.0.0.1:{}", self.port)
+    }
+
     /// PATH with the test's `ssh` first.
     pub fn path(&self) -> String {
         format!("{}:{}", self.bin().display(), std::env::var("PATH").unwrap_or_default())
@@ -89,7 +99,7 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
-        // ssh clients that used this server's config (bollard's ControlMaster, jenv's forwards)
+        // ssh clients that used this server's config (jenv's forwards, its engine connections)
         // first, when a killed jenv left one; the server's per-connection processes end with them.
         let config = self.dir.path().join("ssh_config");
         let _ = Command::new("pkill").args(["-f", "--"]).arg(format!("-F {}", config.display())).status();
