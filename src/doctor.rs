@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::endpoint::Endpoint;
+use crate::engine::endpoint::Endpoint;
 use crate::engine::{Engine, EngineFacts, EnvContainer};
 use crate::error::Hinted;
 use crate::manifest::{self, Project};
-use crate::orphans;
-use crate::ports::{self, PortRange};
+use crate::notebook::orphans;
+use crate::notebook::ports;
 use crate::state::{Loaded, StateDir};
 
 /// An engine that takes longer than this to answer is reported as not answering.
@@ -239,7 +239,7 @@ async fn image_of(engine: &Engine, project: &Project) -> Check {
 
 /// Host ports left to lease: in the range, not leased, not published by a container, bindable.
 fn port_range(state: &anyhow::Result<StateDir>, containers: Option<&[EnvContainer]>) -> Check {
-    let range = match PortRange::from_env() {
+    let range = match crate::manifest::user_config::UserConfig::load().and_then(|config| config.port_range()) {
         Ok(range) => range,
         Err(err) => {
             let (message, hint) = message_and_hint(&err);
@@ -318,7 +318,7 @@ fn locks(state: &StateDir) -> Check {
     let mut count = 0;
     if dir.exists() {
         problems.check_private(&dir, 0o700, true);
-        let ops = crate::oplock::OpLocks::new(state);
+        let ops = crate::state::env_lock::OpLocks::new(state);
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
             let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".lock")) else {

@@ -1,0 +1,51 @@
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::ExecArgs;
+use crate::error::hinted;
+use crate::notebook::Context;
+use crate::state::run_env::RunEnv;
+
+/// Runs a command as the notebook user in the mounted folder and passes on its exit code.
+pub async fn run(args: ExecArgs) -> Result<ExitCode> {
+    let ctx = Context::load_trusted("exec").await?;
+    let container = ctx.running_container().await?;
+    let env = RunEnv::of(&container).exec_env()?;
+    let outcome = ctx.engine.exec(&container.exec_target(&env), &container.mount, &args.command, false).await?;
+    Ok(exit_code(outcome.exit_code))
+}
+
+/// An interactive shell needs a terminal on both ends; the docker CLI does that well, so it is
+/// used here rather than reimplementing raw-mode terminal handling. Without a terminal the
+/// shell reads commands from stdin (`echo 'pip list' | jenv shell`).
+pub async fn shell() -> Result<ExitCode> {
+    let ctx = Context::load_trusted("shell").await?;
+    let container = ctx.running_container().await?;
+    let shell = "if command -v bash >/dev/null; then exec bash; else exec sh; fi";
+    let interactive = if std::io::stdin().is_terminal() { "-it" } else { "-i" };
+    // `-e NAME` takes the value from the docker CLI's own environment, so no value shows in `ps`.
+    let env: Vec<(String, String)> = RunEnv::of(&container)
+        .exec_env()?
+        .into_iter()
+        .filter_map(|pair| pair.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    let status = std::process::Command::new("docker")
+        .args(["exec", interactive, "-u", &container.user, "-w", &container.mount])
+        .args(env.iter().flat_map(|(name, _)| ["-e", name.as_str()]))
+        .args([&container.id, "sh", "-c", shell])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .status();
+    match status {
+        Ok(status) => Ok(exit_code(status.code().unwrap_or(1).into())),
+        Err(err) => hinted!(
+            "install the docker command-line client, or use `jenv exec -- CMD` for one command",
+            "cannot run `docker exec`: {err}"
+        ),
+    }
+}
+
+fn exit_code(code: i64) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

@@ -1,0 +1,53 @@
+//! `jenv trust` and `jenv untrust`: this user's say on what a folder's manifest may run.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::TrustArgs;
+use crate::manifest::trust::{self, ManifestFile, TrustStore, Verdict};
+use crate::manifest::{self, Project};
+use crate::state::StateDir;
+
+pub fn trust(args: TrustArgs) -> Result<ExitCode> {
+    let (project, file, store) = load()?;
+    let verdict = store.verdict(&file)?;
+    if args.show {
+        let standing = match verdict {
+            Verdict::Trusted => "trusted",
+            Verdict::New => "not trusted",
+            Verdict::Changed { .. } => "not trusted (changed since you trusted it)",
+        };
+        println!("{}: {standing}", file.path.display());
+        print!("{}", trust::describe(&verdict, &file, &project.manifest, &project.folder));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if verdict == Verdict::Trusted {
+        println!("{} is already trusted", file.path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let reach = trust::beyond_the_folder(&project.manifest, &project.folder);
+    for item in &reach {
+        eprintln!("note: it {item}");
+    }
+    store.trust(&file)?;
+    println!("trusted {} (image {})", file.path.display(), project.manifest.image);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn untrust() -> Result<ExitCode> {
+    let (_, file, store) = load()?;
+    if store.untrust(&file.path)? {
+        println!("{} is no longer trusted", file.path.display());
+    } else {
+        println!("{} was not trusted", file.path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load() -> Result<(Project, ManifestFile, TrustStore)> {
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let project = manifest::discover(&cwd)?;
+    let file = ManifestFile::of(&project);
+    Ok((project, file, TrustStore::new(&StateDir::locate()?)))
+}

@@ -1,0 +1,186 @@
+//! Ports of a notebook on an ssh engine: the container publishes them on the remote host's
+//! loopback, so jenv opens and owns an ssh local forward for each
+//! (`ssh -N -L 127.0.0.1:LOCAL:127.0.0.1:REMOTE host`) and the URL it prints uses LOCAL. The
+//! forward outlives `jenv up` (it is the notebook's way in) and `jenv down` closes it. Its pid and
+//! ports are kept in `forwards/NAME.json` (0600).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use tokio::process::Command;
+use tokio::time::Instant;
+
+use crate::engine::endpoint::SshTarget;
+use crate::error::Hinted;
+use crate::state::{StateDir, write_atomic};
+
+/// How long an ssh forward may take to listen.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forward {
+    pub pid: u32,
+    /// The `ssh://` engine address it goes through.
+    pub engine: String,
+    /// Port name -> (remote host port, local port).
+    pub ports: BTreeMap<String, (u16, u16)>,
+}
+
+impl Forward {
+    /// The local port that reaches remote host port `remote`.
+    pub fn local_port(&self, remote: u16) -> Option<u16> {
+        self.ports.values().find(|(r, _)| *r == remote).map(|(_, local)| *local)
+    }
+}
+
+pub struct Forwards {
+    dir: PathBuf,
+}
+
+impl Forwards {
+    pub fn new(state: &StateDir) -> Forwards {
+        Forwards { dir: state.path("forwards") }
+    }
+
+    /// The live forward of container `name` through `engine` for exactly `ports` (name ->
+    /// remote port), opening a new one (and closing a stale one) when there is none.
+    pub async fn ensure(&self, name: &str, engine: &str, ports: &BTreeMap<String, u16>) -> Result<Forward> {
+        if let Some(forward) = self.live(name)? {
+            let same = forward.engine == engine
+                && forward.ports.len() == ports.len()
+                && ports.iter().all(|(port, remote)| forward.ports.get(port).map(|(r, _)| r) == Some(remote));
+            if same {
+                return Ok(forward);
+            }
+            self.close(name)?;
+        }
+        let forward = open(engine, ports, &self.dir.join(format!("{name}.log"))).await?;
+        StateDir { root: self.dir.clone() }.ensure_exists()?;
+        write_atomic(&self.path(name), serde_json::to_string(&forward)?.as_bytes())?;
+        Ok(forward)
+    }
+
+    /// The recorded forward of `name` when its ssh process still runs.
+    pub fn live(&self, name: &str) -> Result<Option<Forward>> {
+        let text = match std::fs::read_to_string(self.path(name)) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err).with_context(|| format!("cannot read {}", self.path(name).display())),
+        };
+        let Ok(forward) = serde_json::from_str::<Forward>(&text) else { return Ok(None) };
+        Ok(is_our_ssh(forward.pid).then_some(forward))
+    }
+
+    /// Ends the forward of `name`, if any.
+    pub fn close(&self, name: &str) -> Result<()> {
+        if let Some(forward) = self.live(name)? {
+            // SAFETY: kill has no memory preconditions; the pid was checked to be our ssh.
+            unsafe { libc::kill(forward.pid as i32, libc::SIGTERM) };
+        }
+        match std::fs::remove_file(self.path(name)) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+}
+
+/// Starts `ssh -N` with one `-L` per port, in its own session so it outlives jenv, and waits
+/// (without holding up the runtime) until every local port accepts connections.
+async fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &Path) -> Result<Forward> {
+    let target = SshTarget::parse(engine)?;
+    let mut mapped = BTreeMap::new();
+    let mut command = Command::new("ssh");
+    command.args(["-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes"]);
+    for (name, remote) in ports {
+        let local = free_local_port()?;
+        command.arg("-L").arg(format!("127.0.0.1:{local}:127.0.0.1:{remote}"));
+        mapped.insert(name.clone(), (*remote, local));
+    }
+    command.args(target.args());
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let log_file = std::fs::File::create(log).with_context(|| format!("cannot write {}", log.display()))?;
+    command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log_file);
+    // SAFETY: setsid is async-signal-safe; it detaches ssh from jenv's terminal and process group,
+    // so Ctrl-C on a later command does not close the notebook's way in.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|e| {
+        Hinted::new(format!("cannot run ssh for the notebook's port forward: {e}"), "install an ssh client (openssh)")
+    })?;
+    let pid = child.id().context("ssh exited as it started")?;
+    let deadline = Instant::now() + OPEN_TIMEOUT;
+    let mut ticks = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        ticks.tick().await;
+        if let Some(status) = child.try_wait()? {
+            let said = std::fs::read_to_string(log).unwrap_or_default();
+            return Err(Hinted::new(
+                format!("ssh could not forward the notebook's ports from {engine} ({status}): {}", said.trim()),
+                "check that `ssh` reaches the engine's host without a password prompt (an agent or a key)",
+            )
+            .into());
+        }
+        if all_listen(&mapped).await {
+            return Ok(Forward { pid, engine: engine.to_string(), ports: mapped });
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill().await;
+            anyhow::bail!(
+                "ssh did not open the notebook's port forward from {engine} within {}s",
+                OPEN_TIMEOUT.as_secs()
+            );
+        }
+    }
+}
+
+/// Whether every local end of the forward accepts a connection.
+async fn all_listen(mapped: &BTreeMap<String, (u16, u16)>) -> bool {
+    for (_, local) in mapped.values() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", *local)).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+fn free_local_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free local port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Whether `pid` is an ssh process (not a reused pid of something else). Without /proc (macOS)
+/// only whether it is alive.
+fn is_our_ssh(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        // SAFETY: signal 0 only checks that the process exists.
+        return i32::try_from(pid).is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0);
+    }
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|cmdline| cmdline.split(|b| *b == 0).next().is_some_and(|argv0| argv0.ends_with(b"ssh")))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_or_foreign_pid_is_no_forward() {
+        assert!(!is_our_ssh(u32::MAX));
+        assert!(!is_our_ssh(std::process::id()), "the test binary is not ssh");
+    }
+}

@@ -1,0 +1,115 @@
+//! Package listings: what the notebook has installed now, and what it had at its baseline (the
+//! image it started from, or its last snapshot), so changes since then can be named.
+
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use crate::engine::EnvContainer;
+use crate::error::hinted;
+use crate::notebook::Context;
+use crate::packages::{self, Change, Installed};
+use crate::state::run_env::RunEnv;
+use crate::state::{Loaded, StateDir, write_atomic};
+
+/// Listings per image ID, kept in jenv's state: an image never changes, so neither does its listing.
+pub struct Listings {
+    dir: PathBuf,
+}
+
+impl Listings {
+    pub fn new(state: &StateDir) -> Listings {
+        Listings { dir: state.path("listings") }
+    }
+
+    pub fn load(&self, image_id: &str) -> Option<String> {
+        fs::read_to_string(self.path(image_id)).ok()
+    }
+
+    pub fn save(&self, image_id: &str, listing: &str) -> Result<()> {
+        fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        write_atomic(&self.path(image_id), listing.as_bytes())
+    }
+
+    fn path(&self, image_id: &str) -> PathBuf {
+        self.dir.join(format!("{}.txt", image_id.trim_start_matches("sha256:")))
+    }
+}
+
+impl Context {
+    /// Lists the packages in the running container (removing pip's caches first if `clean`).
+    pub async fn list_packages(&self, container: &EnvContainer, clean: bool) -> Result<String> {
+        let script = packages::listing_script(clean);
+        let env = RunEnv::of(container).exec_env()?;
+        let (code, text) = self.engine.exec_capture(&container.exec_target(&env), &["sh", "-c", &script]).await?;
+        if code != 0 {
+            hinted!("check that the image has python3 and sh", "cannot list the notebook's packages: {}", text.trim());
+        }
+        Ok(text)
+    }
+
+    pub fn parse(&self, listing: &str) -> Installed {
+        packages::parse_listing(listing, &self.project.manifest.mount)
+    }
+
+    /// Called as a notebook starts: its packages are its image's, unless the listing is known.
+    pub async fn remember_image_packages(&self, container: &EnvContainer) {
+        let listings = Listings::new(&self.state);
+        if listings.load(&container.image_id).is_some() {
+            return;
+        }
+        // Best effort: without it, changes are counted from a listing made on demand later.
+        if let Ok(listing) = self.list_packages(container, false).await {
+            let _ = listings.save(&container.image_id, &listing);
+        }
+    }
+
+    /// The image the container's changes are counted from.
+    pub fn baseline_image(&self, container: &EnvContainer) -> String {
+        let recorded = match self.state.read() {
+            Loaded::Ok(state) => state.environments.get(self.env_name()).and_then(|r| r.baseline.clone()),
+            Loaded::Corrupt(_) => None,
+        };
+        recorded.unwrap_or_else(|| container.image_id.clone())
+    }
+
+    /// The baseline's packages: from the cache, else listed in a short-lived helper container.
+    pub async fn baseline_packages(&self, container: &EnvContainer) -> Result<(String, Installed)> {
+        let image = self.baseline_image(container);
+        let listing = self.image_listing(&image, container).await?;
+        Ok((image, self.parse(&listing)))
+    }
+
+    /// The package listing of `image` as `container`'s notebook user sees it: from the cache,
+    /// else listed in a short-lived helper container started from the image.
+    pub async fn image_listing(&self, image: &str, container: &EnvContainer) -> Result<String> {
+        let listings = Listings::new(&self.state);
+        if let Some(listing) = listings.load(image) {
+            return Ok(listing);
+        }
+        let mut helper = self.helper_spec(image, "list");
+        helper.user = container.user.clone();
+        self.engine.create(&helper).await?;
+        let listed = async {
+            self.engine.start(&helper.name).await.map_err(|e| anyhow::anyhow!("cannot start a helper: {e:?}"))?;
+            let helper_view = EnvContainer { id: helper.name.clone(), ..container.clone() };
+            self.list_packages(&helper_view, false).await
+        }
+        .await;
+        self.engine.remove(&helper.name).await?;
+        let listing = listed?;
+        listings.save(image, &listing)?;
+        Ok(listing)
+    }
+
+    /// Package changes in the running notebook since its baseline.
+    pub async fn pending_changes(&self, container: &EnvContainer) -> Result<Vec<Change>> {
+        if !container.is_running() {
+            hinted!("start it with `jenv up`", "the notebook is stopped, so its packages cannot be listed");
+        }
+        let (_, before) = self.baseline_packages(container).await?;
+        let after = self.parse(&self.list_packages(container, false).await?);
+        Ok(packages::compare(&before, &after))
+    }
+}

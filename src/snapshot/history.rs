@@ -1,0 +1,170 @@
+//! A folder's snapshots as the engine holds them: listing, rolling back, pruning.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::engine::label;
+use crate::engine::reference;
+use crate::error::hinted;
+use crate::notebook::Context;
+use crate::packages::record::{self, Records};
+use crate::snapshot::interrupted::Pending;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub tag: String,
+    pub image: String,
+    /// Unix seconds.
+    pub created: u64,
+    pub message: String,
+    /// Bytes added to the image it was taken from, when jenv's record knows it.
+    pub size_added: Option<i64>,
+    /// The snapshot the next `jenv up` starts from.
+    pub current: bool,
+    /// Its `jenv snapshot` was killed while the notebook's packages changed, so it may hold a
+    /// half-done install: never made current, and `jenv prune` removes it.
+    pub interrupted: bool,
+}
+
+pub struct Pruned {
+    pub removed: Vec<String>,
+    pub in_use: Vec<String>,
+}
+
+impl Context {
+    /// The folder's snapshots, newest first.
+    pub async fn history(&self) -> Result<Vec<Entry>> {
+        let repository = &self.project.manifest.repository;
+        let current = self.engine.inspect_image(&format!("{repository}:latest")).await?.and_then(|i| i.id);
+        let records = Records::new(&self.state, self.env_name());
+        let pending = Pending::new(&self.state, self.env_name());
+        let mut entries = Vec::new();
+        for image in self.engine.images_labelled(label::NAME, self.env_name()).await? {
+            // Spelled `docker.io/jenv/x:TAG` by Podman, `jenv/x:TAG` by Docker.
+            let tags = image.repo_tags.iter().filter_map(|t| reference::tag_in(t, repository));
+            for tag in tags.filter(|t| t != "latest") {
+                let created = image.labels.get(label::SNAPSHOT_CREATED).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let interrupted = pending.load(&tag)?.is_some_and(|p| p.interrupted);
+                let size_added = records.load(&tag)?.map(|r| r.size_added).filter(|_| !interrupted);
+                entries.push(Entry {
+                    tag,
+                    image: image.id.clone(),
+                    created,
+                    message: image.labels.get(label::SNAPSHOT_MESSAGE).cloned().unwrap_or_default(),
+                    size_added,
+                    current: current.as_deref() == Some(image.id.as_str()),
+                    interrupted,
+                });
+            }
+        }
+        entries.sort_by(|a, b| (b.created, &b.tag).cmp(&(a.created, &a.tag)));
+        Ok(entries)
+    }
+
+    /// Points `latest` at `tag` (default: the snapshot before the current one).
+    pub async fn rollback(&self, tag: Option<&str>) -> Result<Entry> {
+        let _op = self.op_lock("jenv rollback").await?;
+        let history = self.history().await?;
+        let target = match tag {
+            Some(tag) => history.iter().find(|e| e.tag == tag),
+            None => {
+                let finished: Vec<&Entry> = history.iter().filter(|e| !e.interrupted).collect();
+                let current = finished.iter().position(|e| e.current);
+                current.and_then(|i| finished.get(i + 1).copied())
+            }
+        };
+        if let Some(target) = target.filter(|e| e.interrupted) {
+            hinted!(
+                "`jenv prune` removes it; `jenv snapshot` takes a new one",
+                "snapshot {} was interrupted while the notebook's packages changed, so jenv does not start from it",
+                target.tag
+            );
+        }
+        let Some(target) = target.cloned() else {
+            let known: Vec<&str> = history.iter().map(|e| e.tag.as_str()).collect();
+            match tag {
+                Some(tag) => hinted!(
+                    "see the snapshots with `jenv history`",
+                    "no snapshot `{tag}` for this folder (known: {})",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+                None => {
+                    hinted!("see the snapshots with `jenv history`", "there is no earlier snapshot to roll back to")
+                }
+            }
+        };
+        let repository = &self.project.manifest.repository;
+        self.engine.tag(&format!("{repository}:{}", target.tag), repository, "latest").await?;
+        if let Some(record) = Records::new(&self.state, self.env_name()).load(&target.tag)? {
+            record::write_lock(&self.project.folder, &record)?;
+        }
+        Ok(target)
+    }
+
+    /// Removes interrupted snapshots and those beyond the newest `keep`, never the current one
+    /// nor one a container uses.
+    pub async fn prune(&self, keep: usize) -> Result<Pruned> {
+        let _op = self.op_lock("jenv prune").await?;
+        let used: BTreeSet<String> = self.engine.list_all_image_ids().await?;
+        let repository = &self.project.manifest.repository;
+        let records = Records::new(&self.state, self.env_name());
+        let pending = Pending::new(&self.state, self.env_name());
+        let mut pruned = Pruned { removed: Vec::new(), in_use: Vec::new() };
+        let history = self.history().await?;
+        for entry in beyond(&history, keep) {
+            if entry.current || used.contains(&entry.image) {
+                pruned.in_use.push(entry.tag.clone());
+                continue;
+            }
+            if self.engine.remove_image(&format!("{repository}:{}", entry.tag)).await? {
+                records.remove(&entry.tag)?;
+                pending.remove(&entry.tag)?;
+                pruned.removed.push(entry.tag.clone());
+            } else {
+                pruned.in_use.push(entry.tag.clone());
+            }
+        }
+        // Notes of snapshots whose image never landed, or was removed outside jenv.
+        for note in pending.all()? {
+            if !history.iter().any(|e| e.tag == note.tag) {
+                pending.remove(&note.tag)?;
+            }
+        }
+        Ok(pruned)
+    }
+}
+
+/// The snapshots prune removes (when nothing uses them): every interrupted one, and the
+/// finished ones beyond the newest `keep`.
+fn beyond(history: &[Entry], keep: usize) -> Vec<&Entry> {
+    let (interrupted, finished): (Vec<&Entry>, Vec<&Entry>) = history.iter().partition(|e| e.interrupted);
+    interrupted.into_iter().chain(finished.into_iter().skip(keep)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(tag: &str, interrupted: bool) -> Entry {
+        Entry {
+            tag: tag.into(),
+            image: format!("sha256:{tag}"),
+            created: 0,
+            message: String::new(),
+            size_added: None,
+            current: false,
+            interrupted,
+        }
+    }
+
+    #[test]
+    fn prune_takes_interrupted_snapshots_whatever_it_keeps() {
+        let history = [entry("4", false), entry("3", true), entry("2", false), entry("1", false)];
+        let tags = |keep| beyond(&history, keep).iter().map(|e| e.tag.clone()).collect::<Vec<_>>();
+        assert_eq!(tags(5), ["3"]);
+        assert_eq!(tags(2), ["3", "1"], "the interrupted one does not count towards those kept");
+        assert_eq!(tags(0), ["3", "4", "2", "1"]);
+    }
+}

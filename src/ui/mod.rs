@@ -1,0 +1,6 @@
+//! The terminal: progress on long waits, questions to the person at it, their Ctrl-C, their browser.
+
+pub mod opener;
+pub mod progress;
+pub mod prompt;
+pub mod signals;

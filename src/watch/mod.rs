@@ -1,0 +1,382 @@
+//! `jenv watch`: notices requirement-file edits and installs done inside the notebook, and
+//! offers to install and snapshot, so nothing installed is forgotten.
+//!
+//! Files are watched through their folders (editors save by renaming a temp file over the
+//! original, or by deleting and recreating it); events are debounced so a burst of writes is
+//! one change, and only a real change of content acts. Installs made from the notebook are
+//! noticed by polling the modification times of the site-packages folders, which costs the
+//! engine a stat and starts no process; only when one moves are packages listed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result};
+use notify::{EventKind, RecursiveMode, Watcher as _};
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
+
+use crate::engine::EnvContainer;
+use crate::notebook::Context;
+use crate::packages::Change;
+use crate::packages::requirements::{self, Kind, Status};
+use crate::state::run_env::RunEnv;
+
+/// Quiet time after the last file event before acting: long enough to merge an editor's burst.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// The quiet time after the last write before the watcher acts: `JENV_WATCH_DEBOUNCE_MS`
+/// (for editors or file systems that save in slower steps), else 100 ms.
+fn debounce() -> Duration {
+    std::env::var("JENV_WATCH_DEBOUNCE_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(DEBOUNCE)
+}
+/// How often installs made inside the notebook are looked for.
+const PACKAGE_POLL: Duration = Duration::from_secs(2);
+const NOTEBOOK_POLL: Duration = Duration::from_secs(1);
+
+pub struct Options {
+    /// Install and snapshot without asking.
+    pub yes: bool,
+    /// Report events as JSON lines on stdout (installer output goes to stderr).
+    pub json: bool,
+}
+
+/// What the watcher reports, as text or as one JSON object a line.
+#[derive(Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum Event {
+    Watching { folder: String, files: Vec<String> },
+    WaitingForNotebook,
+    FileChanged { file: String, lines: Vec<String> },
+    FileDeleted { file: String },
+    AlreadySatisfied { file: String },
+    InstallStarted { file: String, command: String, at_ms: u128 },
+    InstallFailed { file: String, exit_code: i64 },
+    Installed { file: String },
+    PackagesChanged { changes: Vec<String> },
+    Snapshot { tag: String, size_added: i64, commit_ms: u128 },
+    Skipped { reason: String },
+}
+
+impl Event {
+    fn text(&self) -> String {
+        match self {
+            Event::Watching { folder, files } => format!("watching {} in {folder} (Ctrl-C to stop)", files.join(", ")),
+            Event::WaitingForNotebook => "the notebook is not running; waiting for `jenv up`".into(),
+            Event::FileChanged { file, lines } => {
+                let detail: String = lines.iter().map(|l| format!("\n{l}")).collect();
+                format!("{file} changed{}{detail}", if lines.is_empty() { "" } else { "; against what is installed:" })
+            }
+            Event::FileDeleted { file } => format!("{file} was deleted; nothing is uninstalled"),
+            Event::AlreadySatisfied { file } => {
+                format!("{file} changed, and the notebook already has everything it lists")
+            }
+            Event::InstallStarted { command, .. } => format!("installing: {command}"),
+            Event::InstallFailed { file, exit_code } => {
+                format!("installing {file} failed (exit code {exit_code}); no snapshot taken, still watching")
+            }
+            Event::Installed { file } => format!("installed {file}"),
+            Event::PackagesChanged { changes } => {
+                format!(
+                    "packages changed in the notebook:{}",
+                    changes.iter().map(|c| format!("\n  {c}")).collect::<String>()
+                )
+            }
+            Event::Snapshot { tag, commit_ms, .. } => format!("snapshot {tag} taken (committed in {commit_ms} ms)"),
+            Event::Skipped { reason } => reason.clone(),
+        }
+    }
+}
+
+struct Watched {
+    /// As the manifest names it, relative to the folder.
+    name: String,
+    path: PathBuf,
+    kind: Kind,
+}
+
+struct Watcher<'a> {
+    ctx: &'a Context,
+    options: Options,
+    files: Vec<Watched>,
+    /// Each file's content when last acted on (`None`: absent).
+    seen: BTreeMap<String, Option<Vec<u8>>>,
+    /// Site-packages folders of the current container, and their last modification times.
+    site_dirs: Option<(String, Vec<String>)>,
+    stamps: Vec<Option<String>>,
+    recheck: bool,
+    /// Changes already offered for a snapshot and declined: not offered again.
+    offered: Vec<Change>,
+    input: Option<Lines<BufReader<Stdin>>>,
+}
+
+/// Runs until an error; the caller stops it (Ctrl-C) by dropping the future.
+pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
+    let files: Vec<Watched> = ctx
+        .project
+        .manifest
+        .watch
+        .files
+        .iter()
+        .map(|name| Watched {
+            name: name.clone(),
+            path: ctx.project.folder.join(name),
+            kind: Kind::of(Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name)),
+        })
+        .collect();
+
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let mut fs_watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Only what can change content: reading the file ourselves (an open or access event)
+        // must not re-arm the debounce.
+        if let Ok(event) = event
+            && matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) | EventKind::Any)
+        {
+            let _ = tx.send(event.paths);
+        }
+    })
+    .context("cannot start the file watcher")?;
+    let folders: BTreeSet<&Path> = files.iter().filter_map(|f| f.path.parent()).collect();
+    for folder in folders {
+        if folder.is_dir() {
+            fs_watcher
+                .watch(folder, RecursiveMode::NonRecursive)
+                .with_context(|| format!("cannot watch {}", folder.display()))?;
+        }
+    }
+
+    let seen = files.iter().map(|f| (f.name.clone(), std::fs::read(&f.path).ok())).collect();
+    let mut watcher = Watcher {
+        ctx,
+        options,
+        files,
+        seen,
+        site_dirs: None,
+        stamps: Vec::new(),
+        recheck: false,
+        offered: Vec::new(),
+        input: None,
+    };
+    watcher.emit(Event::Watching {
+        folder: ctx.project.folder.display().to_string(),
+        files: watcher.files.iter().map(|f| f.name.clone()).collect(),
+    });
+
+    let mut container = watcher.wait_for_notebook().await?;
+    let debounce = debounce();
+    let mut due: Option<Instant> = None;
+    let mut poll = interval(PACKAGE_POLL);
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            Some(paths) = events.recv() => {
+                if paths.iter().any(|p| watcher.is_watched(p)) {
+                    due = Some(Instant::now() + debounce);
+                }
+            }
+            _ = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => {
+                due = None;
+                container = watcher.ensure_running(container).await?;
+                watcher.on_files_settled(&container).await?;
+            }
+            _ = poll.tick() => {
+                container = watcher.ensure_running(container).await?;
+                watcher.on_poll(&container).await?;
+            }
+        }
+    }
+}
+
+impl Watcher<'_> {
+    fn emit(&self, event: Event) {
+        if self.options.json {
+            println!("{}", serde_json::to_string(&event).expect("events serialize"));
+        } else {
+            println!("{}", event.text());
+        }
+    }
+
+    fn is_watched(&self, path: &Path) -> bool {
+        self.files.iter().any(|f| f.path == path)
+    }
+
+    async fn wait_for_notebook(&self) -> Result<EnvContainer> {
+        let mut announced = false;
+        loop {
+            if let Some(container) = self.ctx.container().await?.filter(EnvContainer::is_running) {
+                return Ok(container);
+            }
+            if !announced {
+                self.emit(Event::WaitingForNotebook);
+                announced = true;
+            }
+            sleep(NOTEBOOK_POLL).await;
+        }
+    }
+
+    /// The running container, waiting for it if it stopped; a new container resets what is
+    /// known about its packages, and requirement files changed meanwhile are acted on.
+    async fn ensure_running(&mut self, container: EnvContainer) -> Result<EnvContainer> {
+        let current = self.ctx.container().await?.filter(EnvContainer::is_running);
+        match current {
+            Some(current) if current.id == container.id => Ok(current),
+            _ => {
+                let fresh = match current {
+                    Some(current) => current,
+                    None => self.wait_for_notebook().await?,
+                };
+                self.site_dirs = None;
+                self.stamps.clear();
+                self.offered.clear();
+                self.on_files_settled(&fresh).await?;
+                Ok(fresh)
+            }
+        }
+    }
+
+    async fn on_files_settled(&mut self, container: &EnvContainer) -> Result<()> {
+        for index in 0..self.files.len() {
+            let (name, path) = (self.files[index].name.clone(), self.files[index].path.clone());
+            let content = std::fs::read(&path).ok();
+            if self.seen.get(&name) == Some(&content) {
+                continue;
+            }
+            self.seen.insert(name.clone(), content.clone());
+            match content {
+                None => self.emit(Event::FileDeleted { file: name }),
+                Some(content) => self.on_file_changed(container, index, &String::from_utf8_lossy(&content)).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_file_changed(&mut self, container: &EnvContainer, index: usize, text: &str) -> Result<()> {
+        let (name, kind) = (self.files[index].name.clone(), self.files[index].kind);
+        let mut lines = Vec::new();
+        if kind == Kind::Pip {
+            let installed = self.ctx.parse(&self.ctx.list_packages(container, false).await?);
+            let compared = requirements::compare(text, &installed);
+            if compared.iter().all(|l| l.status == Status::Satisfied) {
+                self.emit(Event::AlreadySatisfied { file: name });
+                return Ok(());
+            }
+            lines = compared.iter().map(ToString::to_string).collect();
+        }
+        self.emit(Event::FileChanged { file: name.clone(), lines });
+        if !self.confirm(&format!("install {name} now and take a snapshot?")).await? {
+            return Ok(());
+        }
+        let file = Path::new(&name);
+        let command = kind.install_command(&file.file_name().unwrap_or_default().to_string_lossy());
+        let folder = file.parent().filter(|p| !p.as_os_str().is_empty());
+        let mount = &self.ctx.project.manifest.mount;
+        let working_dir = folder.map_or_else(|| mount.clone(), |f| format!("{mount}/{}", f.display()));
+        self.emit(Event::InstallStarted { file: name.clone(), command: command.join(" "), at_ms: unix_millis() });
+        let env = RunEnv::of(container).exec_env()?;
+        let outcome =
+            self.ctx.engine.exec(&container.exec_target(&env), &working_dir, &command, self.options.json).await?;
+        if outcome.exit_code != 0 {
+            self.emit(Event::InstallFailed { file: name, exit_code: outcome.exit_code });
+            return Ok(());
+        }
+        self.emit(Event::Installed { file: name.clone() });
+        self.snapshot(&format!("jenv watch: installed {name}")).await
+    }
+
+    /// Looks for installs made inside the notebook when a site-packages folder changed.
+    async fn on_poll(&mut self, container: &EnvContainer) -> Result<()> {
+        let dirs = self.site_dirs(container).await?;
+        let mut stamps = Vec::with_capacity(dirs.len());
+        for dir in &dirs {
+            stamps.push(self.ctx.engine.path_mtime(&container.id, dir).await?);
+        }
+        // Times have one-second resolution: after a move, look once more in case a second
+        // install landed within the same second.
+        let moved = stamps != self.stamps;
+        let look = moved || self.stamps.is_empty() || self.recheck;
+        self.recheck = moved;
+        self.stamps = stamps;
+        if !look {
+            return Ok(());
+        }
+        let changes = self.ctx.pending_changes(container).await?;
+        if changes.is_empty() || changes == self.offered {
+            return Ok(());
+        }
+        self.emit(Event::PackagesChanged { changes: changes.iter().map(ToString::to_string).collect() });
+        if self.confirm("take a snapshot so they survive the next `jenv down`?").await? {
+            self.snapshot("jenv watch: packages installed in the notebook").await?;
+        } else {
+            self.offered = changes;
+        }
+        Ok(())
+    }
+
+    /// The folders whose modification time moves when a package is installed or removed.
+    async fn site_dirs(&mut self, container: &EnvContainer) -> Result<Vec<String>> {
+        if let Some((id, dirs)) = &self.site_dirs
+            && *id == container.id
+        {
+            return Ok(dirs.clone());
+        }
+        let script = "import site, sys; print('\\n'.join([p for p in sys.path if p] + [site.getusersitepackages()]))";
+        let env = RunEnv::of(container).exec_env()?;
+        let (_, text) = self.ctx.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
+        let mount = format!("{}/", self.ctx.project.manifest.mount.trim_end_matches('/'));
+        let mut dirs: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|d| d.starts_with('/') && !d.ends_with(".zip") && !d.starts_with(&mount))
+            .map(str::to_string)
+            .collect();
+        dirs.push("/opt/conda/conda-meta".into());
+        dirs.dedup();
+        self.site_dirs = Some((container.id.clone(), dirs.clone()));
+        Ok(dirs)
+    }
+
+    async fn snapshot(&mut self, message: &str) -> Result<()> {
+        let snapshot = self.ctx.snapshot(message, false).await?;
+        self.offered.clear();
+        self.emit(Event::Snapshot {
+            tag: snapshot.tag,
+            size_added: snapshot.size_added,
+            commit_ms: snapshot.committing.as_millis(),
+        });
+        Ok(())
+    }
+
+    /// `--yes` says yes; a terminal is asked; without one, nothing is done and the way to act
+    /// unattended is named.
+    async fn confirm(&mut self, question: &str) -> Result<bool> {
+        if self.options.yes {
+            return Ok(true);
+        }
+        if !std::io::stdin().is_terminal() {
+            self.emit(Event::Skipped {
+                reason: "no terminal to ask; run `jenv watch --yes` to install and snapshot unattended".into(),
+            });
+            return Ok(false);
+        }
+        eprint!("{question} [y/N] ");
+        let input = self.input.get_or_insert_with(|| BufReader::new(tokio::io::stdin()).lines());
+        let answer = input.next_line().await?.unwrap_or_default();
+        let yes = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+        if !yes {
+            self.emit(Event::Skipped { reason: "skipped; still watching".into() });
+        }
+        Ok(yes)
+    }
+}
+
+fn unix_millis() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
