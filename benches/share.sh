@@ -16,7 +16,8 @@
 #   JENV_TEST_IMAGE   image (default jenv-test/notebook:bookworm)
 #
 # Everything it starts is removed on exit, even on failure: the registry process and its folder,
-# jenv's container and images by the label jenv.home=<this run's JENV_HOME>.
+# jenv's container and images by the label jenv.home=<this run's JENV_HOME>, and the snapshot's
+# tags (a pulled snapshot, like anything pushed, carries no jenv.home).
 set -euo pipefail
 shopt -s inherit_errexit
 export LC_ALL=C
@@ -52,6 +53,7 @@ cleanup() {
   [ -z "$ids" ] || docker rm -f -v $ids >/dev/null 2>&1
   ids=$(docker images -q --filter "label=jenv.home=$JENV_HOME" | sort -u)
   [ -z "$ids" ] || docker rmi -f $ids >/dev/null 2>&1
+  [ -z "${TAG:-}" ] || drop_local
   [ -z "$REGISTRY_PID" ] || kill "$REGISTRY_PID" 2>/dev/null
   rm -rf "$TMP"
   exit "$status"

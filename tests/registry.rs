@@ -48,16 +48,86 @@ fn remove_local(repository: &str) {
     }
 }
 
+/// Every string value in a JSON document.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(text) => out.push(text.clone()),
+        Value::Array(items) => items.iter().for_each(|item| strings(item, out)),
+        Value::Object(map) => map.values().for_each(|item| strings(item, out)),
+        _ => {}
+    }
+}
+
+/// The strings of what the registry serves for `repository:tag`: its manifest and its image
+/// config (labels, config, the committed container's config, history).
+fn served_strings(registry: &Registry, repository: &str, tag: &str) -> Vec<String> {
+    let name = repository.strip_prefix(&format!("{}/", registry.host)).unwrap();
+    let manifest: Value = serde_json::from_str(&registry.get(&format!("/v2/{name}/manifests/{tag}"))).unwrap();
+    let digest = manifest["config"]["digest"].as_str().expect("a schema 2 manifest");
+    let config: Value = serde_json::from_str(&registry.get(&format!("/v2/{name}/blobs/{digest}"))).unwrap();
+    let mut out = Vec::new();
+    strings(&manifest, &mut out);
+    strings(&config, &mut out);
+    out
+}
+
+/// Whether `text` says `word` as a whole (`root` in `/root/x` but not in `rootfs`).
+fn says(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+/// What would tell the pusher's machine: the sandbox's temp tree (the folder and JENV_HOME are
+/// in it), HOME and the user name, unless the base image itself says them (`root`, say).
+fn machine_details(sandbox: &Sandbox, project: &Path) -> Vec<String> {
+    let mut base = Vec::new();
+    strings(&serde_json::from_str(&docker(&["image", "inspect", &test_image()])).unwrap(), &mut base);
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let mut details = vec![sandbox.root().display().to_string(), project.display().to_string()];
+    details.push(sandbox.home.display().to_string());
+    let home = std::env::var("HOME").unwrap_or_default();
+    for detail in [home, user.trim().to_string()] {
+        if detail.len() > 1 && !base.iter().any(|text| says(text, &detail)) {
+            details.push(detail);
+        }
+    }
+    details
+}
+
 #[test]
 fn a_pushed_snapshot_is_pulled_by_up_in_a_fresh_clone_and_the_package_imports() {
     let Some(registry) = Registry::start(None) else { return };
+    // Dropped last: pulled snapshots carry no sandbox's label, so they go by name.
+    let mut cleanup = common::Cleanup::default();
     let here = Sandbox::new();
     let repository = format!("{}/team/shared-{}", registry.host, std::process::id());
     let project = snapshotted(&here, "shared", &repository);
+    let local = |reference: &str, format: &str| docker(&["image", "inspect", "-f", format, reference]);
+    let before = local(&format!("{repository}:latest"), "{{.Id}}");
 
     let pushed: Value = serde_json::from_str(&here.jenv(&project, &["push", "--json"]).success().stdout()).unwrap();
     let current = pushed["current"].as_str().unwrap().to_string();
     assert_eq!(pushed["tags"], serde_json::json!([current, "latest"]));
+    for tag in [current.as_str(), "latest"] {
+        cleanup.docker(&["rmi", "-f", &format!("{repository}:{tag}")]);
+    }
+
+    // What the registry serves is the environment, nothing of the machine it was made on...
+    let details = machine_details(&here, &project);
+    for tag in [current.as_str(), "latest"] {
+        for text in served_strings(&registry, &repository, tag) {
+            for detail in &details {
+                assert!(!says(&text, detail), "{repository}:{tag} serves `{detail}` in: {text}");
+            }
+        }
+    }
+    // ...which stays in the local snapshot, still the folder's latest.
+    assert_eq!(local(&format!("{repository}:latest"), "{{.Id}}"), before);
+    let home = local(&format!("{repository}:{current}"), "{{index .Config.Labels \"jenv.home\"}}");
+    assert_eq!(home.trim(), here.home.display().to_string());
     remove_local(&repository);
 
     // Another user (a fresh JENV_HOME) with the folder's clone: trust it, then up pulls.
@@ -83,6 +153,14 @@ fn a_pushed_snapshot_is_pulled_by_up_in_a_fresh_clone_and_the_package_imports() 
         &format!("{repository}:latest"),
     ]);
     assert!(label.contains("jenv-shared") || label.contains("jenv_shared"), "{label}");
+    // A snapshot taken there builds on the pulled one's record, and rolls back to it.
+    there.jenv(&clone, &["snapshot", "-m", "there"]).success();
+    let lock = std::fs::read_to_string(clone.join(".jupyter-env.lock")).unwrap();
+    assert!(lock.contains("jenv_shared") || lock.contains("jenv-shared"), "{lock}");
+    assert!(!lock.contains(&format!("snapshot = \"{current}\"")), "{lock}");
+    there.jenv(&clone, &["rollback"]).success();
+    let lock = std::fs::read_to_string(clone.join(".jupyter-env.lock")).unwrap();
+    assert!(lock.contains(&format!("snapshot = \"{current}\"")), "{lock}");
     there.jenv(&clone, &["down"]).success();
 
     // `jenv pull` fetches it explicitly too, and `push --all` sends every snapshot.
@@ -90,7 +168,12 @@ fn a_pushed_snapshot_is_pulled_by_up_in_a_fresh_clone_and_the_package_imports() 
     let pulled: Value = serde_json::from_str(&there.jenv(&clone, &["pull", "--json"]).success().stdout()).unwrap();
     assert_eq!(pulled["image"], format!("{repository}:{current}"));
     assert_eq!(pulled["snapshot"], current.as_str());
+    // Pushed again from here, where it is now the pulled copy: the registry keeps the same image.
+    let manifest = format!("/v2/{}/manifests/{current}", repository.split_once('/').unwrap().1);
+    let config = || serde_json::from_str::<Value>(&registry.get(&manifest)).unwrap()["config"]["digest"].clone();
+    let served = config();
     here.jenv(&project, &["push", "--all"]).success();
+    assert_eq!(config(), served);
 }
 
 #[test]

@@ -49,6 +49,10 @@ pub mod label {
     pub const SNAPSHOT_MESSAGE: &str = "jenv.snapshot.message";
     /// On snapshot images: the `.jupyter-env.lock` record of what the image holds.
     pub const RECORD: &str = "jenv.record";
+    /// What only a running container means; blanked on the images committed from it.
+    pub const CONTAINER_ONLY: [&str; 5] = [PORTS, USER, MOUNT, UI, SETTINGS];
+    /// Labels that hold this machine's paths: blanked on every image a push sends.
+    pub const HOST: [&str; 2] = [FOLDER, HOME];
 }
 
 pub struct Engine {

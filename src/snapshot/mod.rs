@@ -258,7 +258,7 @@ impl Context {
         let labels = config.labels.get_or_insert_with(HashMap::new);
         labels.insert(label::MANAGED.into(), "true".into());
         labels.insert(label::NAME.into(), self.env_name().into());
-        labels.insert(label::FOLDER.into(), self.project.folder.display().to_string());
+        // Which state folder made it, for clean-up by label; `jenv push` blanks it (share.rs).
         labels.insert(label::HOME.into(), self.state.root.display().to_string());
         labels.insert(label::SNAPSHOT_TAG.into(), tag.into());
         labels.insert(label::SNAPSHOT_CREATED.into(), created.to_string());
@@ -267,8 +267,9 @@ impl Context {
             labels.insert(label::RECORD.into(), record.to_toml());
         }
         // The engine merges the container's labels into the commit; blank the container-only
-        // ones so no run-time detail (ports, user, settings) is kept in the image.
-        for key in [label::PORTS, label::USER, label::MOUNT, label::UI, label::SETTINGS] {
+        // ones so no run-time detail (ports, user, settings) is kept in the image, and the
+        // folder, which nothing reads from an image (history goes by name and repository).
+        for key in label::CONTAINER_ONLY.into_iter().chain([label::FOLDER]) {
             labels.insert(key.into(), String::new());
         }
         config
