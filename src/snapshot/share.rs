@@ -274,6 +274,7 @@ mod tests {
             message: String::new(),
             size_added: None,
             current: false,
+            interrupted: false,
         }
     }
 
