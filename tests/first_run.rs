@@ -119,12 +119,15 @@ fn a_manifest_jenv_writes_is_trusted_from_the_moment_it_appears() {
     state_lock.lock().unwrap();
     let mut init = sandbox.command(&folder, &["init", "--image", &test_image()]);
     let writer = init.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    // A writer that trusts first waits for the lock before the file exists; give one that
-    // writes the file first the time to show it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    while !manifest.exists() && std::time::Instant::now() < deadline {
-        std::thread::yield_now();
-    }
+    // Wait until the writer is blocked on the lock (the kernel lists it as a waiter): a writer
+    // that trusts first is then still without its file; one that wrote the file first shows it.
+    let inode = std::os::unix::fs::MetadataExt::ino(&state_lock.metadata().unwrap());
+    common::eventually("jenv init to wait for the state lock", Duration::from_secs(60), || {
+        let locks = std::fs::read_to_string("/proc/locks").unwrap();
+        locks
+            .lines()
+            .any(|line| line.contains("->") && line.split_whitespace().any(|f| f.ends_with(&format!(":{inode}"))))
+    });
     if manifest.exists() {
         let show = sandbox.jenv(&folder, &["trust", "--show"]).success().stdout();
         assert!(show.lines().next().unwrap_or_default().ends_with(": trusted"), "{show}");
