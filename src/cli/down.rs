@@ -1,12 +1,24 @@
+//! `jenv down`: the notebook stopped and removed, never losing installs silently.
+
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
+use clap::Args;
 
-use crate::cli::DownArgs;
 use crate::error::Hinted;
 use crate::notebook::Context;
 use crate::packages::Change;
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Stop even if packages were changed since the last snapshot, dropping those changes
+    #[arg(long, conflicts_with = "snapshot")]
+    pub discard: bool,
+    /// Take a snapshot first, then stop
+    #[arg(long)]
+    pub snapshot: bool,
+}
 
 pub async fn run(args: DownArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;

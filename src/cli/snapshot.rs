@@ -1,12 +1,27 @@
+//! `jenv snapshot`: the running notebook committed into this folder's own image.
+
 use std::process::ExitCode;
 
 use anyhow::Result;
+use clap::Args;
 use serde::Serialize;
 
-use crate::cli::{JsonArgs, SnapshotArgs};
 use crate::notebook::Context;
 use crate::packages::Change;
 use crate::snapshot::Snapshot;
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// A note kept with the snapshot (shown by `jenv history`)
+    #[arg(short, long, default_value = "")]
+    pub message: String,
+    /// Squash the image into one layer now, whatever its layer count
+    #[arg(long)]
+    pub flatten: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Serialize)]
 struct SnapshotJson<'a> {
@@ -59,36 +74,6 @@ fn json(snapshot: &Snapshot) -> SnapshotJson<'_> {
         flattened: snapshot.flattened,
         changes: &snapshot.changes,
     }
-}
-
-pub async fn diff(args: JsonArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
-    crate::cli::settle::settle(&ctx).await;
-    let container = ctx.running_container().await?;
-    let changes = ctx.pending_changes(&container).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&changes)?);
-    } else if changes.is_empty() {
-        eprintln!("no package changes since the notebook started or was last snapshotted");
-    } else {
-        for change in &changes {
-            println!("{change}");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn rebuild() -> Result<ExitCode> {
-    let ctx = Context::load_trusted("rebuild").await?;
-    crate::cli::settle::settle(&ctx).await;
-    let record = ctx.rebuild().await?;
-    println!("{}:{}", ctx.project.manifest.repository, record.snapshot);
-    eprintln!(
-        "rebuilt with {} recorded pip and {} conda packages; the next `jenv up` starts from it",
-        record.pip.len(),
-        record.conda.len()
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn human_bytes(bytes: i64) -> String {

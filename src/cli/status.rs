@@ -1,14 +1,26 @@
+//! `jenv status`: this folder's notebook, or with `--all` every one on the engine.
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use clap::Args;
 use serde::Serialize;
 
-use crate::cli::StatusArgs;
 use crate::engine::{Engine, EnvContainer};
 use crate::manifest::{self, Project};
 use crate::notebook::{Context, Running, known_tokens, url_of};
 use crate::state::StateDir;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Every jenv environment on the engine, not just this folder's
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON for scripts
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// One environment as `status` (and `up --json`) reports it; the JSON shape is documented.
 #[derive(Debug, Serialize)]

@@ -1,11 +1,13 @@
+//! `jenv up`: this folder's notebook started (writing a first manifest if asked), its URL printed.
+
 use std::process::ExitCode;
 
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use clap::Args;
 use futures_util::StreamExt;
 
-use crate::cli::UpArgs;
 use crate::cli::down::{self, Leave};
 use crate::engine::StartError;
 use crate::error::Hinted;
@@ -15,6 +17,28 @@ use crate::notebook::Context;
 use crate::state::StateDir;
 use crate::ui::prompt;
 use crate::watch::Options;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// With no .jupyter-env here or above, write the default one here without asking
+    #[arg(long)]
+    pub init: bool,
+    /// Stay in the foreground streaming logs; Ctrl-C stops the notebook
+    #[arg(long)]
+    pub attach: bool,
+    /// With --attach: also run `jenv watch` in the same terminal (implies --attach)
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: install and snapshot without asking
+    #[arg(long, requires = "watch")]
+    pub yes: bool,
+    /// With --watch: ask before each install even if the manifest or user config says `yes = true`
+    #[arg(long, requires = "watch", conflicts_with = "yes")]
+    pub ask: bool,
+    /// Print the result as JSON
+    #[arg(long, conflicts_with_all = ["attach", "watch"])]
+    pub json: bool,
+}
 
 pub async fn run(args: UpArgs) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
