@@ -74,7 +74,9 @@ pub async fn stop_safely(ctx: &Context, leave: Leave) -> Result<ExitCode> {
     }
     if leave == Leave::Snapshot && container.is_some() {
         let snapshot = ctx.snapshot_locked(&op, "taken by jenv down", false).await?;
-        crate::cli::snapshot::report(ctx, &snapshot);
+        println!("{}:{}", ctx.project.manifest.repository, snapshot.tag);
+        eprintln!("{}", snapshot.summary());
+        eprintln!("the next `jenv up` starts from it");
     }
     if ctx.down_locked(&op).await? {
         eprintln!("stopped {}", ctx.project.container_name());

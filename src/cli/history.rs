@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::json::JsonArgs;
-use crate::cli::snapshot::human_bytes;
 use crate::notebook::Context;
 use crate::snapshot::clock;
+use crate::ui::format::human_bytes;
 
 pub async fn run(args: JsonArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;

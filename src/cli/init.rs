@@ -9,10 +9,10 @@ use clap::Args;
 use crate::error::hinted;
 use crate::manifest::docker_run;
 use crate::manifest::keys::{MountSpec, PortSpec, Resources, Ui};
-use crate::manifest::trust::{ManifestFile, TrustStore};
+use crate::manifest::trust::write_trusted;
 use crate::manifest::user_config::UserConfig;
 use crate::manifest::{FILE_NAME, InitOptions, Manifest, container_name};
-use crate::state::{StateDir, write_atomic};
+use crate::state::StateDir;
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
@@ -72,7 +72,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     }
     let (options, notes) = options(args, &folder)?;
     let manifest = Manifest::for_folder(&folder, options)?;
-    write(&folder, &manifest)?;
+    write_trusted(&folder, &manifest, &StateDir::locate()?)?;
     println!("wrote {}", path.display());
     println!("  name:      {} (container {})", manifest.name, container_name(&manifest.name));
     println!("  image:     {}", manifest.image);
@@ -82,31 +82,6 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     }
     println!("next: `jenv up` starts the notebook");
     Ok(ExitCode::SUCCESS)
-}
-
-/// What `jenv init` with no flags writes for `folder`: jenv's defaults under the user's own.
-pub fn default_manifest(folder: &Path) -> Result<Manifest> {
-    let config = UserConfig::load()?;
-    let options = InitOptions { image: config.default_image(), ui: config.ui, ..Default::default() };
-    Manifest::for_folder(folder, options)
-}
-
-/// Writes `manifest` into `folder` and trusts it: this user wrote it, here, with jenv.
-pub fn write(folder: &Path, manifest: &Manifest) -> Result<()> {
-    // Extra mounts must exist now, as they must when the notebook starts.
-    for mount in &manifest.mounts {
-        mount.resolve(folder)?;
-    }
-    let folder = folder.canonicalize().with_context(|| format!("cannot resolve {}", folder.display()))?;
-    let path = folder.join(FILE_NAME);
-    // Trusted before it exists: another jenv that finds the file (a second `up --init` in the
-    // same folder, started at the same moment) must never see it untrusted.
-    let file = ManifestFile { path: path.clone(), text: manifest.to_toml() };
-    TrustStore::new(&StateDir::locate()?).trust(&file)?;
-    write_atomic(&path, file.text.as_bytes())?;
-    // The manifest is meant to be shared with the project, unlike jenv's private state.
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-    Ok(())
 }
 
 /// The manifest settings the flags (or a `docker run` line) ask for, and notes for the user.

@@ -42,25 +42,11 @@ pub async fn run(args: SnapshotArgs) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json(&snapshot))?);
     } else {
-        report(&ctx, &snapshot);
+        println!("{}:{}", ctx.project.manifest.repository, snapshot.tag);
+        eprintln!("{}", snapshot.summary());
+        eprintln!("the next `jenv up` starts from it");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn report(ctx: &Context, snapshot: &Snapshot) {
-    println!("{}:{}", ctx.project.manifest.repository, snapshot.tag);
-    eprintln!(
-        "snapshot {} added {} ({} package change{}); committed in {} ms while the notebook kept running, {} layer{}{}",
-        snapshot.tag,
-        human_bytes(snapshot.size_added),
-        snapshot.changes.len(),
-        if snapshot.changes.len() == 1 { "" } else { "s" },
-        snapshot.committing.as_millis(),
-        snapshot.layers,
-        if snapshot.layers == 1 { "" } else { "s" },
-        if snapshot.flattened { " (flattened)" } else { "" },
-    );
-    eprintln!("the next `jenv up` starts from it");
 }
 
 fn json(snapshot: &Snapshot) -> SnapshotJson<'_> {
@@ -73,28 +59,5 @@ fn json(snapshot: &Snapshot) -> SnapshotJson<'_> {
         layers: snapshot.layers,
         flattened: snapshot.flattened,
         changes: &snapshot.changes,
-    }
-}
-
-pub fn human_bytes(bytes: i64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value.abs() >= 1000.0 && unit < units.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_like_docker_shows_them() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(52_428_800), "52.4 MB");
-        assert_eq!(human_bytes(1_500), "1.5 kB");
     }
 }

@@ -11,9 +11,11 @@ use futures_util::StreamExt;
 use crate::cli::down::{self, Leave};
 use crate::engine::StartError;
 use crate::error::Hinted;
+use crate::manifest::trust::write_trusted;
 use crate::manifest::user_config::UserConfig;
-use crate::manifest::{self, FILE_NAME, Project};
+use crate::manifest::{self, FILE_NAME, Manifest, Project};
 use crate::notebook::Context;
+use crate::notebook::status::NotebookStatus;
 use crate::state::StateDir;
 use crate::ui::prompt;
 use crate::watch::Options;
@@ -85,14 +87,13 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         );
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&crate::cli::status::Entry::from_running(&running))?);
+        println!("{}", serde_json::to_string_pretty(&NotebookStatus::from_running(&running))?);
     } else {
         println!("{}", running.url);
     }
     if args.attach || args.watch {
-        let configured = ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes();
-        let yes = args.yes || (configured && !args.ask);
-        let watch = args.watch.then_some(Options { yes, json: false });
+        let config = UserConfig::load()?;
+        let watch = args.watch.then(|| Options::from_flags(args.yes, args.ask, false, &ctx.project.manifest, &config));
         return attach(&ctx, watch).await;
     }
     Ok(ExitCode::SUCCESS)
@@ -105,7 +106,7 @@ fn first_run(cwd: &Path, init: bool) -> Result<Project> {
     if !init && !prompt::interactive() {
         return Err(manifest::not_found(cwd));
     }
-    let manifest = crate::cli::init::default_manifest(&folder)?;
+    let manifest = Manifest::default_for(&folder, &UserConfig::load()?)?;
     if !init {
         eprintln!("no {FILE_NAME} here or above; this is the one jenv would write in {}:", folder.display());
         eprint!("{}", manifest.to_toml().lines().map(|line| format!("  {line}\n")).collect::<String>());
@@ -113,7 +114,7 @@ fn first_run(cwd: &Path, init: bool) -> Result<Project> {
             return Err(Hinted::new("nothing was written", "`jenv init` writes a manifest with your choices").into());
         }
     }
-    crate::cli::init::write(&folder, &manifest)?;
+    write_trusted(&folder, &manifest, &StateDir::locate()?)?;
     eprintln!("wrote {} (image {})", folder.join(FILE_NAME).display(), manifest.image);
     let text = manifest.to_toml();
     Ok(Project { folder, manifest, text })

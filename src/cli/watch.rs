@@ -26,8 +26,7 @@ pub struct WatchArgs {
 pub async fn run(args: WatchArgs) -> Result<ExitCode> {
     let ctx = Context::load_trusted("watch").await?;
     crate::cli::settle::settle(&ctx).await;
-    let configured = ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes();
-    let options = Options { yes: args.yes || (configured && !args.ask), json: args.json };
+    let options = Options::from_flags(args.yes, args.ask, args.json, &ctx.project.manifest, &UserConfig::load()?);
     tokio::select! {
         result = watch::run(&ctx, options) => match result? {},
         _ = crate::ui::signals::interrupted() => eprintln!("stopped watching"),

@@ -155,6 +155,24 @@ pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()>
     Ok(())
 }
 
+/// Writes `manifest` into `folder` and trusts it: this user wrote it, here, with jenv.
+pub fn write_trusted(folder: &Path, manifest: &Manifest, state: &StateDir) -> Result<()> {
+    // Extra mounts must exist now, as they must when the notebook starts.
+    for mount in &manifest.mounts {
+        mount.resolve(folder)?;
+    }
+    let folder = folder.canonicalize().with_context(|| format!("cannot resolve {}", folder.display()))?;
+    let path = folder.join(FILE_NAME);
+    // Trusted before it exists: another jenv that finds the file (a second `up --init` in the
+    // same folder, started at the same moment) must never see it untrusted.
+    let file = ManifestFile { path: path.clone(), text: manifest.to_toml() };
+    TrustStore::new(state).trust(&file)?;
+    write_atomic(&path, file.text.as_bytes())?;
+    // The manifest is meant to be shared with the project, unlike jenv's private state.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    Ok(())
+}
+
 /// What a person deciding on trust should read: the whole manifest (or the diff from the
 /// trusted text), then everything it hands the container beyond its own folder.
 pub fn describe(verdict: &Verdict, file: &ManifestFile, manifest: &Manifest, folder: &Path) -> String {

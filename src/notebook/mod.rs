@@ -6,6 +6,7 @@ pub mod jupyter;
 pub mod orphans;
 pub mod ports;
 pub mod run_as;
+pub mod status;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

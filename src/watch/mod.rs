@@ -21,6 +21,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
 
 use crate::engine::EnvContainer;
+use crate::manifest::Manifest;
+use crate::manifest::user_config::UserConfig;
 use crate::notebook::Context;
 use crate::packages::Change;
 use crate::packages::requirements::{self, Kind, Status};
@@ -47,6 +49,15 @@ pub struct Options {
     pub yes: bool,
     /// Report events as JSON lines on stdout (installer output goes to stderr).
     pub json: bool,
+}
+
+impl Options {
+    /// The watcher's options from the flags of `jenv watch` (or `jenv up --watch`): `--yes`, or
+    /// `yes = true` under [watch] in the manifest or the user config unless `--ask` says otherwise.
+    pub fn from_flags(yes: bool, ask: bool, json: bool, manifest: &Manifest, config: &UserConfig) -> Options {
+        let configured = manifest.watch.yes || config.watch_yes();
+        Options { yes: yes || (configured && !ask), json }
+    }
 }
 
 /// What the watcher reports, as text or as one JSON object a line.
@@ -379,4 +390,29 @@ impl Watcher<'_> {
 
 fn unix_millis() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::InitOptions;
+    use crate::manifest::user_config::WatchDefaults;
+
+    #[test]
+    fn yes_comes_from_the_flag_or_either_config_and_ask_overrides_the_configs() {
+        let mut manifest = Manifest::for_folder(Path::new("/work/folder"), InitOptions::default()).unwrap();
+        let unset = UserConfig::default();
+        let config_yes = UserConfig { watch: WatchDefaults { yes: Some(true) }, ..Default::default() };
+        let yes = |yes, ask, manifest: &Manifest, config: &UserConfig| {
+            Options::from_flags(yes, ask, false, manifest, config).yes
+        };
+        assert!(!yes(false, false, &manifest, &unset));
+        assert!(yes(true, false, &manifest, &unset));
+        assert!(yes(false, false, &manifest, &config_yes));
+        assert!(!yes(false, true, &manifest, &config_yes));
+        manifest.watch.yes = true;
+        assert!(yes(false, false, &manifest, &unset));
+        assert!(!yes(false, true, &manifest, &unset));
+        assert!(Options::from_flags(false, false, true, &manifest, &unset).json);
+    }
 }
