@@ -1,6 +1,7 @@
 //! The command line: `Cli` and `Command` (clap) and `run`, which hands each command to the file
 //! named after it. Each such file holds the command's arguments beside its handler (`jenv up`:
-//! up.rs); json.rs is the `--json` flag several commands take, settle.rs a first step many share.
+//! up.rs). Three files are no command: json.rs is the `--json` flag several commands take,
+//! settle.rs a first step many share, stopping.rs the end of a stop (down, up).
 pub mod completions;
 pub mod diff;
 pub mod doctor;
@@ -20,6 +21,7 @@ pub mod rollback;
 pub mod settle;
 pub mod snapshot;
 pub mod status;
+pub mod stopping;
 pub mod trust;
 pub mod up;
 pub mod url;

@@ -1,21 +1,20 @@
 //! `jenv up`: this folder's notebook started (writing a first manifest if asked), its URL printed.
 
-use std::process::ExitCode;
-
 use std::path::Path;
+use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 use futures_util::StreamExt;
 
-use crate::cli::down::{self, Leave};
-use crate::engine::StartError;
+use crate::cli::stopping;
 use crate::error::Hinted;
 use crate::manifest::trust::write_trusted;
 use crate::manifest::user_config::UserConfig;
 use crate::manifest::{self, FILE_NAME, Manifest, Project};
 use crate::notebook::Context;
 use crate::notebook::status::NotebookStatus;
+use crate::snapshot::stop::{Leave, Stopping};
 use crate::state::StateDir;
 use crate::ui::prompt;
 use crate::watch::Options;
@@ -58,22 +57,9 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         if !differs.is_empty() {
             // Recreated only through the guard `down` uses: installs no snapshot holds are never lost silently.
             eprintln!("the notebook no longer matches .jupyter-env ({}); recreating it", differs.join(", "));
-            if !container.is_running() && !container.is_paused() {
-                // The guard counts installs from inside the container, so it has to run.
-                eprintln!("starting the stopped notebook to check for installs no snapshot holds");
-                match ctx.engine.start(&container.id).await {
-                    Ok(()) => {}
-                    Err(StartError::PortTaken(reason)) => {
-                        return Err(Hinted::new(
-                            format!("cannot start the stopped notebook to check it: {reason}"),
-                            "free that port, or drop the stopped notebook with `jenv down --discard`",
-                        )
-                        .into());
-                    }
-                    Err(StartError::Other(err)) => return Err(err),
-                }
-            }
-            if down::stop_safely(&ctx, Leave::AskIfChanged).await? != ExitCode::SUCCESS {
+            // The guard counts installs from inside the container: a stopped one is started first.
+            let stopping = Stopping::begin_starting(&ctx).await?;
+            if stopping::finish(&ctx, stopping).await? != ExitCode::SUCCESS {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -146,7 +132,7 @@ async fn attach(ctx: &Context, watch: Option<Options>) -> Result<ExitCode> {
     drop(watcher);
     if stopped_by_user {
         eprintln!("stopping the notebook");
-        down::stop_safely(ctx, Leave::AskIfChanged).await
+        stopping::finish(ctx, Stopping::begin(ctx, Leave::AskIfChanged).await?).await
     } else {
         // Its filesystem may hold installs no snapshot has: keep the container.
         eprintln!("the notebook stopped by itself; `jenv up` starts it again, `jenv down` removes it");

@@ -5,6 +5,7 @@ pub mod history;
 pub mod interrupted;
 pub mod rebuild;
 pub mod share;
+pub mod stop;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
