@@ -2,23 +2,22 @@
 //! Ctrl-C on `--attach`): the person at a terminal decides on changes no snapshot holds, then
 //! what happened is printed.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::notebook::Context;
 use crate::snapshot::stop::{Leave, Stopping};
+use crate::ui::prompt;
 
 /// Asks what `stopping` needs decided (on a terminal; without one the stop is refused), stops,
 /// and says what was done. A cancel keeps the notebook running and fails.
 pub async fn finish(ctx: &Context, mut stopping: Stopping<'_>) -> Result<ExitCode> {
     if let Some(question) = stopping.question()
-        && std::io::stdin().is_terminal()
-        && std::io::stderr().is_terminal()
+        && prompt::interactive()
     {
         eprintln!("{question}");
-        match ask()? {
+        match ask().await? {
             Some(leave) => stopping.decide(leave),
             None => {
                 eprintln!("cancelled; the notebook keeps running");
@@ -40,21 +39,12 @@ pub async fn finish(ctx: &Context, mut stopping: Stopping<'_>) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// Snapshot first, discard, or cancel (`None`).
-fn ask() -> Result<Option<Leave>> {
-    let mut stdin = std::io::stdin().lock();
-    loop {
-        eprint!("[s]napshot first, [d]iscard them, or [c]ancel? ");
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        if stdin.read_line(&mut answer)? == 0 {
-            return Ok(None);
-        }
-        match answer.trim().to_ascii_lowercase().as_str() {
-            "s" | "snapshot" => return Ok(Some(Leave::Snapshot)),
-            "d" | "discard" => return Ok(Some(Leave::Discard)),
-            "c" | "cancel" | "" => return Ok(None),
-            _ => continue,
-        }
-    }
+/// Snapshot first, discard, or cancel (`None`, also at the end of input).
+async fn ask() -> Result<Option<Leave>> {
+    let choices: &[(&[&str], Option<Leave>)] = &[
+        (&["s", "snapshot"], Some(Leave::Snapshot)),
+        (&["d", "discard"], Some(Leave::Discard)),
+        (&["c", "cancel", ""], None),
+    ];
+    Ok(prompt::choose("[s]napshot first, [d]iscard them, or [c]ancel? ", choices).await?.flatten())
 }

@@ -45,10 +45,10 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let project = match manifest::find(&cwd)? {
         Some(project) => {
-            crate::manifest::trust::require(&project, &StateDir::locate()?, "up")?;
+            crate::manifest::trust::require(&project, &StateDir::locate()?, "up").await?;
             project
         }
-        None => first_run(&cwd, args.init)?,
+        None => first_run(&cwd, args.init).await?,
     };
     let ctx = Context::for_project(project).await?;
     crate::cli::settle::settle(&ctx).await;
@@ -87,7 +87,7 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
 
 /// No manifest in `cwd` or above: write the default one into `cwd` when asked to (`--init`), or
 /// when the person at the terminal says yes to it; otherwise the usual "no manifest" error.
-fn first_run(cwd: &Path, init: bool) -> Result<Project> {
+async fn first_run(cwd: &Path, init: bool) -> Result<Project> {
     let folder = cwd.canonicalize().with_context(|| format!("cannot resolve {}", cwd.display()))?;
     if !init && !prompt::interactive() {
         return Err(manifest::not_found(cwd));
@@ -96,7 +96,7 @@ fn first_run(cwd: &Path, init: bool) -> Result<Project> {
     if !init {
         eprintln!("no {FILE_NAME} here or above; this is the one jenv would write in {}:", folder.display());
         eprint!("{}", manifest.to_toml().lines().map(|line| format!("  {line}\n")).collect::<String>());
-        if !prompt::confirm("write it and start the notebook?")? {
+        if !prompt::confirm("write it and start the notebook?").await? {
             return Err(Hinted::new("nothing was written", "`jenv init` writes a manifest with your choices").into());
         }
     }

@@ -118,7 +118,7 @@ impl TrustStore {
 /// Refuses to go on with `command` (e.g. `up`) unless the project's manifest is trusted: on a
 /// terminal it shows the manifest, or what changed, and asks once; without one it fails naming
 /// the file and `jenv trust`. `JENV_TRUST_ALL=1` or `trust_all = true` in the user config skip it.
-pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()> {
+pub async fn require(project: &Project, state: &StateDir, command: &str) -> Result<()> {
     if crate::manifest::user_config::UserConfig::load()?.trust_all() {
         return Ok(());
     }
@@ -144,7 +144,7 @@ pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()>
     }
     eprintln!("{} is not trusted: {why}.", file.path.display());
     eprint!("{}", describe(&verdict, &file, &project.manifest, &project.folder));
-    if !crate::ui::prompt::confirm("trust it and go on?")? {
+    if !crate::ui::prompt::confirm("trust it and go on?").await? {
         return Err(Hinted::new(
             format!("{} is not trusted; nothing was started", file.path.display()),
             "read it, then run `jenv trust` to trust it",

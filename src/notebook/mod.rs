@@ -69,7 +69,7 @@ impl Context {
     pub async fn load_trusted(command: &str) -> Result<Context> {
         let cwd = std::env::current_dir().context("cannot read the current folder")?;
         let project = manifest::discover(&cwd)?;
-        crate::manifest::trust::require(&project, &StateDir::locate()?, command)?;
+        crate::manifest::trust::require(&project, &StateDir::locate()?, command).await?;
         Context::for_project(project).await
     }
 

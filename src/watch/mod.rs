@@ -16,7 +16,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, Result};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
 
@@ -27,6 +26,7 @@ use crate::notebook::Context;
 use crate::packages::Change;
 use crate::packages::requirements::{self, Kind, Status};
 use crate::state::run_env::RunEnv;
+use crate::ui::prompt;
 
 /// Quiet time after the last file event before acting: long enough to merge an editor's burst.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -126,7 +126,6 @@ struct Watcher<'a> {
     recheck: bool,
     /// Changes already offered for a snapshot and declined: not offered again.
     offered: Vec<Change>,
-    input: Option<Lines<BufReader<Stdin>>>,
 }
 
 /// Runs until an error; the caller stops it (Ctrl-C) by dropping the future.
@@ -165,17 +164,8 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
     }
 
     let seen = files.iter().map(|f| (f.name.clone(), std::fs::read(&f.path).ok())).collect();
-    let mut watcher = Watcher {
-        ctx,
-        options,
-        files,
-        seen,
-        site_dirs: None,
-        stamps: Vec::new(),
-        recheck: false,
-        offered: Vec::new(),
-        input: None,
-    };
+    let mut watcher =
+        Watcher { ctx, options, files, seen, site_dirs: None, stamps: Vec::new(), recheck: false, offered: Vec::new() };
     watcher.emit(Event::Watching {
         folder: ctx.project.folder.display().to_string(),
         files: watcher.files.iter().map(|f| f.name.clone()).collect(),
@@ -377,10 +367,7 @@ impl Watcher<'_> {
             });
             return Ok(false);
         }
-        eprint!("{question} [y/N] ");
-        let input = self.input.get_or_insert_with(|| BufReader::new(tokio::io::stdin()).lines());
-        let answer = input.next_line().await?.unwrap_or_default();
-        let yes = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+        let yes = prompt::confirm(question).await?;
         if !yes {
             self.emit(Event::Skipped { reason: "skipped; still watching".into() });
         }
