@@ -1,10 +1,12 @@
+//! `jenv doctor`: each check with its fix, or all of them as JSON.
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cli::JsonArgs;
+use crate::cli::json::JsonArgs;
 use crate::doctor::{self, Check};
 
 /// `--json`'s shape, documented in docs/cli.md.

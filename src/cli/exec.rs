@@ -1,12 +1,21 @@
+//! `jenv exec` and `jenv shell`: a command, or a shell, in the notebook as the notebook user.
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use clap::Args;
 
-use crate::cli::ExecArgs;
 use crate::error::hinted;
 use crate::notebook::Context;
 use crate::state::run_env::RunEnv;
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The command and its arguments (after `--`)
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
 
 /// Runs a command as the notebook user in the mounted folder and passes on its exit code.
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {

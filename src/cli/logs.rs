@@ -1,11 +1,23 @@
+//! `jenv logs`: the notebook's output, as the engine keeps it.
+
 use std::process::ExitCode;
 
 use anyhow::Result;
+use clap::Args;
 use futures_util::StreamExt;
 
-use crate::cli::LogsArgs;
 use crate::error::hinted;
 use crate::notebook::Context;
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Keep following new output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Show only the last N lines
+    #[arg(long, value_name = "N")]
+    pub tail: Option<usize>,
+}
 
 pub async fn run(args: LogsArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;

@@ -1,93 +1,24 @@
+//! `jenv status`: this folder's notebook, or with `--all` every one on the engine.
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use serde::Serialize;
+use clap::Args;
 
-use crate::cli::StatusArgs;
 use crate::engine::{Engine, EnvContainer};
-use crate::manifest::{self, Project};
-use crate::notebook::{Context, Running, known_tokens, url_of};
+use crate::notebook::status::NotebookStatus;
+use crate::notebook::{Context, known_tokens, url_of};
 use crate::state::StateDir;
 
-/// One environment as `status` (and `up --json`) reports it; the JSON shape is documented.
-#[derive(Debug, Serialize)]
-pub struct Entry {
-    pub name: String,
-    pub folder: String,
-    pub container: String,
-    /// The engine's state (`running`, `exited`, ...) or `absent` when there is no container.
-    pub state: String,
-    pub image: String,
-    pub ports: BTreeMap<String, PortEntry>,
-    pub url: Option<String>,
-    /// Package changes since the notebook started from its image (this folder's status only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub changes: Option<usize>,
-    /// The jenv command working on this environment right now, e.g. `jenv snapshot (pid 42)`
-    /// (this folder's status only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub busy: Option<String>,
-    /// Settings in which the container differs from .jupyter-env now, by name (this folder's
-    /// status only; values are never shown).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub drift: Vec<String>,
-    /// The engine it is on and why jenv chose it, e.g. `unix:///var/run/docker.sock (default socket)`.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub engine: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PortEntry {
-    pub container: u16,
-    pub host: u16,
-}
-
-impl Entry {
-    fn from_container(container: &EnvContainer, url: Option<String>) -> Entry {
-        Entry {
-            name: container.name.clone(),
-            folder: container.folder.clone(),
-            container: manifest::container_name(&container.name),
-            state: container.state.clone(),
-            image: container.image.clone(),
-            ports: container
-                .ports
-                .iter()
-                .map(|(n, (c, h))| (n.clone(), PortEntry { container: *c, host: *h }))
-                .collect(),
-            url,
-            changes: None,
-            busy: None,
-            drift: Vec::new(),
-            engine: String::new(),
-        }
-    }
-
-    pub fn from_running(running: &Running) -> Entry {
-        Entry::from_container(&running.container, Some(running.url.clone()))
-    }
-
-    fn absent(project: &Project) -> Entry {
-        let manifest = &project.manifest;
-        Entry {
-            name: manifest.name.clone(),
-            folder: project.folder.display().to_string(),
-            container: project.container_name(),
-            state: "absent".into(),
-            image: manifest.image.clone(),
-            ports: manifest
-                .container_ports()
-                .into_iter()
-                .map(|(n, c)| (n, PortEntry { container: c, host: 0 }))
-                .collect(),
-            url: None,
-            changes: None,
-            busy: None,
-            drift: Vec::new(),
-            engine: String::new(),
-        }
-    }
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Every jenv environment on the engine, not just this folder's
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON for scripts
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub async fn run(args: StatusArgs) -> Result<ExitCode> {
@@ -104,7 +35,7 @@ pub async fn run(args: StatusArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn this_folder() -> Result<Entry> {
+async fn this_folder() -> Result<NotebookStatus> {
     let ctx = Context::load().await?;
     crate::cli::settle::settle(&ctx).await;
     let tokens = known_tokens(&ctx.state);
@@ -123,7 +54,7 @@ async fn this_folder() -> Result<Entry> {
             entry.drift = drift;
             entry
         }
-        None => Entry::absent(&ctx.project),
+        None => NotebookStatus::absent(&ctx.project),
     };
     entry.busy = busy;
     entry.engine = describe_engine(&ctx.engine);
@@ -138,7 +69,7 @@ fn describe_engine(engine: &Engine) -> String {
 }
 
 /// Every jenv container on the engine; needs no manifest, so it works from any folder.
-async fn all() -> Result<Vec<Entry>> {
+async fn all() -> Result<Vec<NotebookStatus>> {
     let engine = Engine::connect().await?;
     let tokens = known_tokens(&StateDir::locate()?);
     let mut entries = Vec::new();
@@ -151,14 +82,14 @@ async fn all() -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: EnvContainer) -> Result<Entry> {
+async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: EnvContainer) -> Result<NotebookStatus> {
     // A paused notebook serves again, at the same URL, the moment it is resumed.
     let alive = container.is_running() || container.is_paused();
     let url = if alive { Some(url_of(tokens, engine, &container).await?) } else { None };
-    Ok(Entry::from_container(&container, url))
+    Ok(NotebookStatus::from_container(&container, url))
 }
 
-fn print_detail(entry: &Entry) {
+fn print_detail(entry: &NotebookStatus) {
     println!("{}  {}", entry.name, state_words(entry));
     println!("  folder:    {}", entry.folder);
     println!("  container: {}", entry.container);
@@ -189,7 +120,7 @@ fn print_detail(entry: &Entry) {
 }
 
 /// The state as a person needs it: what is happening, not only the engine's word for it.
-fn state_words(entry: &Entry) -> String {
+fn state_words(entry: &NotebookStatus) -> String {
     match (&entry.busy, entry.state.as_str()) {
         (Some(busy), "paused") if busy.starts_with("jenv snapshot") => {
             format!("paused: snapshot in progress ({busy}); it resumes when the commit ends")
@@ -203,13 +134,13 @@ fn state_words(entry: &Entry) -> String {
     }
 }
 
-fn print_table(entries: &[Entry]) {
+fn print_table(entries: &[NotebookStatus]) {
     let Some(first) = entries.first() else {
         println!("no jenv environments on this engine");
         return;
     };
     println!("engine: {}", first.engine);
-    let url = |e: &Entry| e.url.clone().unwrap_or_else(|| "-".to_string());
+    let url = |e: &NotebookStatus| e.url.clone().unwrap_or_else(|| "-".to_string());
     // Columns as wide as their widest cell, so the header lines up with every row.
     let name_width = entries.iter().map(|e| e.name.len()).max().unwrap_or(0).max("NAME".len());
     let state_width = entries.iter().map(|e| e.state.len()).max().unwrap_or(0).max("STATE".len());

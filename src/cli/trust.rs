@@ -3,11 +3,18 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use clap::Args;
 
-use crate::cli::TrustArgs;
 use crate::manifest::trust::{self, ManifestFile, TrustStore, Verdict};
 use crate::manifest::{self, Project};
 use crate::state::StateDir;
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Show the manifest (or what changed since you trusted it) and whether it is trusted; change nothing
+    #[arg(long)]
+    pub show: bool,
+}
 
 pub fn trust(args: TrustArgs) -> Result<ExitCode> {
     let (project, file, store) = load()?;

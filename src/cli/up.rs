@@ -1,29 +1,54 @@
-use std::process::ExitCode;
+//! `jenv up`: this folder's notebook started (writing a first manifest if asked), its URL printed.
 
 use std::path::Path;
+use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
+use clap::Args;
 use futures_util::StreamExt;
 
-use crate::cli::UpArgs;
-use crate::cli::down::{self, Leave};
-use crate::engine::StartError;
+use crate::cli::stopping;
 use crate::error::Hinted;
+use crate::manifest::trust::write_trusted;
 use crate::manifest::user_config::UserConfig;
-use crate::manifest::{self, FILE_NAME, Project};
+use crate::manifest::{self, FILE_NAME, Manifest, Project};
 use crate::notebook::Context;
+use crate::notebook::status::NotebookStatus;
+use crate::snapshot::stop::{Leave, Stopping};
 use crate::state::StateDir;
 use crate::ui::prompt;
 use crate::watch::Options;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// With no .jupyter-env here or above, write the default one here without asking
+    #[arg(long)]
+    pub init: bool,
+    /// Stay in the foreground streaming logs; Ctrl-C stops the notebook
+    #[arg(long)]
+    pub attach: bool,
+    /// With --attach: also run `jenv watch` in the same terminal (implies --attach)
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: install and snapshot without asking
+    #[arg(long, requires = "watch")]
+    pub yes: bool,
+    /// With --watch: ask before each install even if the manifest or user config says `yes = true`
+    #[arg(long, requires = "watch", conflicts_with = "yes")]
+    pub ask: bool,
+    /// Print the result as JSON
+    #[arg(long, conflicts_with_all = ["attach", "watch"])]
+    pub json: bool,
+}
 
 pub async fn run(args: UpArgs) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let project = match manifest::find(&cwd)? {
         Some(project) => {
-            crate::manifest::trust::require(&project, &StateDir::locate()?, "up")?;
+            crate::manifest::trust::require(&project, &StateDir::locate()?, "up").await?;
             project
         }
-        None => first_run(&cwd, args.init)?,
+        None => first_run(&cwd, args.init).await?,
     };
     let ctx = Context::for_project(project).await?;
     crate::cli::settle::settle(&ctx).await;
@@ -32,22 +57,9 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         if !differs.is_empty() {
             // Recreated only through the guard `down` uses: installs no snapshot holds are never lost silently.
             eprintln!("the notebook no longer matches .jupyter-env ({}); recreating it", differs.join(", "));
-            if !container.is_running() && !container.is_paused() {
-                // The guard counts installs from inside the container, so it has to run.
-                eprintln!("starting the stopped notebook to check for installs no snapshot holds");
-                match ctx.engine.start(&container.id).await {
-                    Ok(()) => {}
-                    Err(StartError::PortTaken(reason)) => {
-                        return Err(Hinted::new(
-                            format!("cannot start the stopped notebook to check it: {reason}"),
-                            "free that port, or drop the stopped notebook with `jenv down --discard`",
-                        )
-                        .into());
-                    }
-                    Err(StartError::Other(err)) => return Err(err),
-                }
-            }
-            if down::stop_safely(&ctx, Leave::AskIfChanged).await? != ExitCode::SUCCESS {
+            // The guard counts installs from inside the container: a stopped one is started first.
+            let stopping = Stopping::begin_starting(&ctx).await?;
+            if stopping::finish(&ctx, stopping).await? != ExitCode::SUCCESS {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -61,14 +73,13 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         );
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&crate::cli::status::Entry::from_running(&running))?);
+        println!("{}", serde_json::to_string_pretty(&NotebookStatus::from_running(&running))?);
     } else {
         println!("{}", running.url);
     }
     if args.attach || args.watch {
-        let configured = ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes();
-        let yes = args.yes || (configured && !args.ask);
-        let watch = args.watch.then_some(Options { yes, json: false });
+        let config = UserConfig::load()?;
+        let watch = args.watch.then(|| Options::from_flags(args.yes, args.ask, false, &ctx.project.manifest, &config));
         return attach(&ctx, watch).await;
     }
     Ok(ExitCode::SUCCESS)
@@ -76,20 +87,20 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
 
 /// No manifest in `cwd` or above: write the default one into `cwd` when asked to (`--init`), or
 /// when the person at the terminal says yes to it; otherwise the usual "no manifest" error.
-fn first_run(cwd: &Path, init: bool) -> Result<Project> {
+async fn first_run(cwd: &Path, init: bool) -> Result<Project> {
     let folder = cwd.canonicalize().with_context(|| format!("cannot resolve {}", cwd.display()))?;
     if !init && !prompt::interactive() {
         return Err(manifest::not_found(cwd));
     }
-    let manifest = crate::cli::init::default_manifest(&folder)?;
+    let manifest = Manifest::default_for(&folder, &UserConfig::load()?)?;
     if !init {
         eprintln!("no {FILE_NAME} here or above; this is the one jenv would write in {}:", folder.display());
         eprint!("{}", manifest.to_toml().lines().map(|line| format!("  {line}\n")).collect::<String>());
-        if !prompt::confirm("write it and start the notebook?")? {
+        if !prompt::confirm("write it and start the notebook?").await? {
             return Err(Hinted::new("nothing was written", "`jenv init` writes a manifest with your choices").into());
         }
     }
-    crate::cli::init::write(&folder, &manifest)?;
+    write_trusted(&folder, &manifest, &StateDir::locate()?)?;
     eprintln!("wrote {} (image {})", folder.join(FILE_NAME).display(), manifest.image);
     let text = manifest.to_toml();
     Ok(Project { folder, manifest, text })
@@ -121,7 +132,7 @@ async fn attach(ctx: &Context, watch: Option<Options>) -> Result<ExitCode> {
     drop(watcher);
     if stopped_by_user {
         eprintln!("stopping the notebook");
-        down::stop_safely(ctx, Leave::AskIfChanged).await
+        stopping::finish(ctx, Stopping::begin(ctx, Leave::AskIfChanged).await?).await
     } else {
         // Its filesystem may hold installs no snapshot has: keep the container.
         eprintln!("the notebook stopped by itself; `jenv up` starts it again, `jenv down` removes it");

@@ -1,17 +1,32 @@
+//! `jenv watch`: requirement files and in-notebook installs, offered for install and snapshot.
+
 use std::process::ExitCode;
 
 use anyhow::Result;
+use clap::Args;
 
-use crate::cli::WatchArgs;
 use crate::manifest::user_config::UserConfig;
 use crate::notebook::Context;
 use crate::watch::{self, Options};
 
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Install and snapshot without asking (also `yes = true` under [watch] in the manifest or
+    /// the user config)
+    #[arg(long)]
+    pub yes: bool,
+    /// Ask before each install even if the manifest or the user config says `yes = true`
+    #[arg(long, conflicts_with = "yes")]
+    pub ask: bool,
+    /// Report events as JSON lines on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
 pub async fn run(args: WatchArgs) -> Result<ExitCode> {
     let ctx = Context::load_trusted("watch").await?;
     crate::cli::settle::settle(&ctx).await;
-    let configured = ctx.project.manifest.watch.yes || UserConfig::load()?.watch_yes();
-    let options = Options { yes: args.yes || (configured && !args.ask), json: args.json };
+    let options = Options::from_flags(args.yes, args.ask, args.json, &ctx.project.manifest, &UserConfig::load()?);
     tokio::select! {
         result = watch::run(&ctx, options) => match result? {},
         _ = crate::ui::signals::interrupted() => eprintln!("stopped watching"),

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Hinted;
 use crate::manifest::keys::{MountSpec, PortSpec, Resources, Ui};
+use crate::manifest::user_config::UserConfig;
 
 pub const FILE_NAME: &str = ".jupyter-env";
 pub const DEFAULT_IMAGE: &str = "quay.io/jupyter/base-notebook:latest";
@@ -196,6 +197,12 @@ impl Manifest {
         };
         manifest.validate()?;
         Ok(manifest)
+    }
+
+    /// What `jenv init` with no flags writes for `folder`: jenv's defaults under the user's own.
+    pub fn default_for(folder: &Path, config: &UserConfig) -> Result<Manifest> {
+        let options = InitOptions { image: config.default_image(), ui: config.ui, ..Default::default() };
+        Manifest::for_folder(folder, options)
     }
 
     /// Reads the manifest at `path`; keys left out get their defaults for the folder holding it.

@@ -118,7 +118,7 @@ impl TrustStore {
 /// Refuses to go on with `command` (e.g. `up`) unless the project's manifest is trusted: on a
 /// terminal it shows the manifest, or what changed, and asks once; without one it fails naming
 /// the file and `jenv trust`. `JENV_TRUST_ALL=1` or `trust_all = true` in the user config skip it.
-pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()> {
+pub async fn require(project: &Project, state: &StateDir, command: &str) -> Result<()> {
     if crate::manifest::user_config::UserConfig::load()?.trust_all() {
         return Ok(());
     }
@@ -144,7 +144,7 @@ pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()>
     }
     eprintln!("{} is not trusted: {why}.", file.path.display());
     eprint!("{}", describe(&verdict, &file, &project.manifest, &project.folder));
-    if !crate::ui::prompt::confirm("trust it and go on?")? {
+    if !crate::ui::prompt::confirm("trust it and go on?").await? {
         return Err(Hinted::new(
             format!("{} is not trusted; nothing was started", file.path.display()),
             "read it, then run `jenv trust` to trust it",
@@ -152,6 +152,24 @@ pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()>
         .into());
     }
     store.trust(&file)?;
+    Ok(())
+}
+
+/// Writes `manifest` into `folder` and trusts it: this user wrote it, here, with jenv.
+pub fn write_trusted(folder: &Path, manifest: &Manifest, state: &StateDir) -> Result<()> {
+    // Extra mounts must exist now, as they must when the notebook starts.
+    for mount in &manifest.mounts {
+        mount.resolve(folder)?;
+    }
+    let folder = folder.canonicalize().with_context(|| format!("cannot resolve {}", folder.display()))?;
+    let path = folder.join(FILE_NAME);
+    // Trusted before it exists: another jenv that finds the file (a second `up --init` in the
+    // same folder, started at the same moment) must never see it untrusted.
+    let file = ManifestFile { path: path.clone(), text: manifest.to_toml() };
+    TrustStore::new(state).trust(&file)?;
+    write_atomic(&path, file.text.as_bytes())?;
+    // The manifest is meant to be shared with the project, unlike jenv's private state.
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ pub mod jupyter;
 pub mod orphans;
 pub mod ports;
 pub mod run_as;
+pub mod status;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -40,6 +41,15 @@ pub struct Context {
     pub engine: Engine,
 }
 
+/// Why a stopped notebook is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// To serve it again (`jenv up`).
+    Restart,
+    /// To count the installs no snapshot holds before it is recreated (its manifest changed).
+    CheckInstalls,
+}
+
 /// A running notebook, as `up`, `url` and `status` report it.
 #[derive(Debug, Clone)]
 pub struct Running {
@@ -59,7 +69,7 @@ impl Context {
     pub async fn load_trusted(command: &str) -> Result<Context> {
         let cwd = std::env::current_dir().context("cannot read the current folder")?;
         let project = manifest::discover(&cwd)?;
-        crate::manifest::trust::require(&project, &StateDir::locate()?, command)?;
+        crate::manifest::trust::require(&project, &StateDir::locate()?, command).await?;
         Context::for_project(project).await
     }
 
@@ -145,11 +155,11 @@ impl Context {
         let (container, fresh) = match self.container().await? {
             Some(container) if container.is_running() => (container, false),
             _ => {
-                let _op = self.op_lock("jenv up").await?;
+                let op = self.op_lock("jenv up").await?;
                 match self.container().await? {
                     Some(container) if container.is_running() => (container, false),
                     Some(container) if container.is_paused() => return Err(self.paused_outside_jenv()),
-                    Some(container) => (self.restart(container).await?, false),
+                    Some(container) => (self.start_stopped(&op, container, Purpose::Restart).await?, false),
                     None => (self.create().await?, true),
                 }
             }
@@ -205,17 +215,26 @@ impl Context {
         containers.iter().filter(|c| c.home == home).cloned().collect()
     }
 
-    async fn restart(&self, container: EnvContainer) -> Result<EnvContainer> {
-        let spinner = Spinner::new("starting the stopped notebook");
+    /// Starts the stopped container again, under the folder's lock; `purpose` words the wait
+    /// and a failure.
+    pub async fn start_stopped(&self, _op: &OpLock, container: EnvContainer, purpose: Purpose) -> Result<EnvContainer> {
+        let spinner = Spinner::new(match purpose {
+            Purpose::Restart => "starting the stopped notebook",
+            Purpose::CheckInstalls => "starting the stopped notebook to check for installs no snapshot holds",
+        });
         let started = self.engine.start(&self.project.container_name()).await;
         spinner.finish();
-        match started {
-            Ok(()) => Ok(self.container().await?.unwrap_or(container)),
-            Err(StartError::PortTaken(reason)) => hinted!(
+        match (started, purpose) {
+            (Ok(()), _) => Ok(self.container().await?.unwrap_or(container)),
+            (Err(StartError::PortTaken(reason)), Purpose::Restart) => hinted!(
                 "run `jenv down` then `jenv up` to start it on free ports",
                 "the stopped notebook cannot start again: {reason}"
             ),
-            Err(StartError::Other(err)) => Err(err),
+            (Err(StartError::PortTaken(reason)), Purpose::CheckInstalls) => hinted!(
+                "free that port, or drop the stopped notebook with `jenv down --discard`",
+                "cannot start the stopped notebook to check it: {reason}"
+            ),
+            (Err(StartError::Other(err)), _) => Err(err),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod history;
 pub mod interrupted;
 pub mod rebuild;
 pub mod share;
+pub mod stop;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use crate::packages::record::{self, Record, Records};
 use crate::packages::{self, Change, Manager};
 use crate::snapshot::interrupted::{Pending, PendingSnapshot};
 use crate::state::env_lock::OpLock;
+use crate::ui::format::human_bytes;
 use crate::ui::progress::Spinner;
 
 /// overlay2 refuses images past 128 layers; flatten well before that.
@@ -47,6 +49,23 @@ pub struct Snapshot {
     pub layers: usize,
     pub flattened: bool,
     pub changes: Vec<Change>,
+}
+
+impl Snapshot {
+    /// What the snapshot took and added, in a line for the person who asked for it.
+    pub fn summary(&self) -> String {
+        format!(
+            "snapshot {} added {} ({} package change{}); committed in {} ms while the notebook kept running, {} layer{}{}",
+            self.tag,
+            human_bytes(self.size_added),
+            self.changes.len(),
+            if self.changes.len() == 1 { "" } else { "s" },
+            self.committing.as_millis(),
+            self.layers,
+            if self.layers == 1 { "" } else { "s" },
+            if self.flattened { " (flattened)" } else { "" },
+        )
+    }
 }
 
 /// The layer count at which a snapshot is flattened: `JENV_FLATTEN_LAYERS`, else the default.

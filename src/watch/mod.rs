@@ -16,15 +16,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, Result};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
 
 use crate::engine::EnvContainer;
+use crate::manifest::Manifest;
+use crate::manifest::user_config::UserConfig;
 use crate::notebook::Context;
 use crate::packages::Change;
 use crate::packages::requirements::{self, Kind, Status};
 use crate::state::run_env::RunEnv;
+use crate::ui::prompt;
 
 /// Quiet time after the last file event before acting: long enough to merge an editor's burst.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -47,6 +49,15 @@ pub struct Options {
     pub yes: bool,
     /// Report events as JSON lines on stdout (installer output goes to stderr).
     pub json: bool,
+}
+
+impl Options {
+    /// The watcher's options from the flags of `jenv watch` (or `jenv up --watch`): `--yes`, or
+    /// `yes = true` under [watch] in the manifest or the user config unless `--ask` says otherwise.
+    pub fn from_flags(yes: bool, ask: bool, json: bool, manifest: &Manifest, config: &UserConfig) -> Options {
+        let configured = manifest.watch.yes || config.watch_yes();
+        Options { yes: yes || (configured && !ask), json }
+    }
 }
 
 /// What the watcher reports, as text or as one JSON object a line.
@@ -115,7 +126,6 @@ struct Watcher<'a> {
     recheck: bool,
     /// Changes already offered for a snapshot and declined: not offered again.
     offered: Vec<Change>,
-    input: Option<Lines<BufReader<Stdin>>>,
 }
 
 /// Runs until an error; the caller stops it (Ctrl-C) by dropping the future.
@@ -154,17 +164,8 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
     }
 
     let seen = files.iter().map(|f| (f.name.clone(), std::fs::read(&f.path).ok())).collect();
-    let mut watcher = Watcher {
-        ctx,
-        options,
-        files,
-        seen,
-        site_dirs: None,
-        stamps: Vec::new(),
-        recheck: false,
-        offered: Vec::new(),
-        input: None,
-    };
+    let mut watcher =
+        Watcher { ctx, options, files, seen, site_dirs: None, stamps: Vec::new(), recheck: false, offered: Vec::new() };
     watcher.emit(Event::Watching {
         folder: ctx.project.folder.display().to_string(),
         files: watcher.files.iter().map(|f| f.name.clone()).collect(),
@@ -366,10 +367,7 @@ impl Watcher<'_> {
             });
             return Ok(false);
         }
-        eprint!("{question} [y/N] ");
-        let input = self.input.get_or_insert_with(|| BufReader::new(tokio::io::stdin()).lines());
-        let answer = input.next_line().await?.unwrap_or_default();
-        let yes = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+        let yes = prompt::confirm(question).await?;
         if !yes {
             self.emit(Event::Skipped { reason: "skipped; still watching".into() });
         }
@@ -379,4 +377,29 @@ impl Watcher<'_> {
 
 fn unix_millis() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::InitOptions;
+    use crate::manifest::user_config::WatchDefaults;
+
+    #[test]
+    fn yes_comes_from_the_flag_or_either_config_and_ask_overrides_the_configs() {
+        let mut manifest = Manifest::for_folder(Path::new("/work/folder"), InitOptions::default()).unwrap();
+        let unset = UserConfig::default();
+        let config_yes = UserConfig { watch: WatchDefaults { yes: Some(true) }, ..Default::default() };
+        let yes = |yes, ask, manifest: &Manifest, config: &UserConfig| {
+            Options::from_flags(yes, ask, false, manifest, config).yes
+        };
+        assert!(!yes(false, false, &manifest, &unset));
+        assert!(yes(true, false, &manifest, &unset));
+        assert!(yes(false, false, &manifest, &config_yes));
+        assert!(!yes(false, true, &manifest, &config_yes));
+        manifest.watch.yes = true;
+        assert!(yes(false, false, &manifest, &unset));
+        assert!(!yes(false, true, &manifest, &unset));
+        assert!(Options::from_flags(false, false, true, &manifest, &unset).json);
+    }
 }

@@ -1,0 +1,21 @@
+//! `jenv pull`: the snapshot the folder's .jupyter-env.lock names, from its registry.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::json::JsonArgs;
+use crate::notebook::Context;
+
+pub async fn run(args: JsonArgs) -> Result<ExitCode> {
+    // It changes which image `jenv up` starts from, as rollback does.
+    let ctx = Context::load_trusted("pull").await?;
+    crate::cli::settle::settle(&ctx).await;
+    let pulled = ctx.pull().await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&pulled)?);
+    } else {
+        println!("pulled {}; `jenv up` starts from it", pulled.image);
+    }
+    Ok(ExitCode::SUCCESS)
+}

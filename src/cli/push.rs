@@ -1,0 +1,32 @@
+//! `jenv push`: this folder's snapshots to the registry its repository names.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::notebook::Context;
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push every snapshot of the folder, not only the current one
+    #[arg(long)]
+    pub all: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: PushArgs) -> Result<ExitCode> {
+    let ctx = Context::load().await?;
+    crate::cli::settle::settle(&ctx).await;
+    let pushed = ctx.push(args.all).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&pushed)?);
+    } else {
+        for tag in &pushed.tags {
+            println!("pushed {}:{tag}", pushed.repository);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
