@@ -40,8 +40,8 @@ pub async fn shell() -> Result<ExitCode> {
     match status {
         Ok(status) => Ok(exit_code(status.code().unwrap_or(1).into())),
         Err(err) => hinted!(
-            "install the docker command-line client, or use `jenv exec -- CMD` for one command",
-            "cannot run `docker exec`: {err}"
+            "cannot run `docker exec`: {err}";
+            "install the docker command-line client, or use `jenv exec -- CMD` for one command"
         ),
     }
 }

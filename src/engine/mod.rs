@@ -345,7 +345,7 @@ impl Engine {
             Hinted::new(
                 format!("cannot pull {image}: {}", err.message()),
                 match &err {
-                    Transfer::Unauthorized(_) => crate::engine::registry::login_hint(image),
+                    TransferError::Unauthorized(_) => crate::engine::registry::login_hint(image),
                     _ => "check the image name, or make it available offline (`docker load`, `docker build`) and run again"
                         .to_string(),
                 },
@@ -355,7 +355,7 @@ impl Engine {
     }
 
     /// Pulls `image`, showing progress: a byte bar on a terminal, a line per layer otherwise.
-    pub async fn pull_with(&self, image: &str, credentials: Option<DockerCredentials>) -> Result<(), Transfer> {
+    pub async fn pull_with(&self, image: &str, credentials: Option<DockerCredentials>) -> Result<(), TransferError> {
         let options = CreateImageOptions { from_image: Some(image.to_string()), ..Default::default() };
         let stream = self.docker.create_image(Some(options), None, credentials);
         let progress = stream
@@ -369,7 +369,7 @@ impl Engine {
         repository: &str,
         tag: &str,
         credentials: Option<DockerCredentials>,
-    ) -> Result<(), Transfer> {
+    ) -> Result<(), TransferError> {
         let options = PushImageOptions { tag: Some(tag.to_string()), ..Default::default() };
         let stream = self.docker.push_image(repository, Some(options), credentials);
         // bollard's push progress has no layer IDs, so a push shows finished layers, not bytes.
@@ -856,11 +856,34 @@ impl LogChunk {
     }
 }
 
+/// Why a created container did not start: a host port someone else took (the caller may choose
+/// others), or anything else.
 #[derive(Debug)]
 pub enum StartError {
     PortTaken(String),
     Other(anyhow::Error),
 }
+
+impl StartError {
+    /// As an error to report: `Other` passes through unchanged, so a hint it carries survives.
+    pub fn into_error(self) -> anyhow::Error {
+        match self {
+            StartError::Other(err) => err,
+            port_taken => anyhow::Error::new(port_taken),
+        }
+    }
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::PortTaken(reason) => f.write_str(reason),
+            StartError::Other(err) => write!(f, "{err:#}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
 
 fn not_found_is_none<T>(result: Result<T, DockerError>) -> Result<Option<T>> {
     match result {
@@ -878,7 +901,7 @@ fn parse_api_version(text: &str) -> Option<ClientVersion> {
 
 /// Why a pull or push failed, in the classes jenv acts on.
 #[derive(Debug)]
-pub enum Transfer {
+pub enum TransferError {
     /// The registry has no such repository or tag.
     NotFound(String),
     /// The registry wants a login (or refused the one it got).
@@ -886,27 +909,35 @@ pub enum Transfer {
     Other(String),
 }
 
-impl Transfer {
-    fn from_message(message: String) -> Transfer {
+impl TransferError {
+    fn from_message(message: String) -> TransferError {
         let lower = message.to_ascii_lowercase();
         if ["unauthorized", "authentication required", "no basic auth credentials", "denied: requested access"]
             .iter()
             .any(|s| lower.contains(s))
         {
-            Transfer::Unauthorized(message)
+            TransferError::Unauthorized(message)
         } else if ["not found", "manifest unknown", "does not exist"].iter().any(|s| lower.contains(s)) {
-            Transfer::NotFound(message)
+            TransferError::NotFound(message)
         } else {
-            Transfer::Other(message)
+            TransferError::Other(message)
         }
     }
 
     pub fn message(&self) -> &str {
         match self {
-            Transfer::NotFound(m) | Transfer::Unauthorized(m) | Transfer::Other(m) => m,
+            TransferError::NotFound(m) | TransferError::Unauthorized(m) | TransferError::Other(m) => m,
         }
     }
 }
+
+impl std::fmt::Display for TransferError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for TransferError {}
 
 /// One progress item of a pull or push: layer ID, status text and (current, total) bytes.
 type TransferItem = (Option<String>, Option<String>, Option<(Option<i64>, Option<i64>)>);
@@ -915,12 +946,12 @@ type TransferItem = (Option<String>, Option<String>, Option<(Option<i64>, Option
 async fn transfer(
     message: &str,
     stream: impl Stream<Item = Result<TransferItem, DockerError>>,
-) -> Result<(), Transfer> {
+) -> Result<(), TransferError> {
     let progress = crate::ui::progress::Bytes::new(message);
     let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
     let mut stream = std::pin::pin!(stream);
     while let Some(item) = stream.next().await {
-        let (id, status, detail) = item.map_err(|e| Transfer::from_message(describe(&e)))?;
+        let (id, status, detail) = item.map_err(|e| TransferError::from_message(describe(&e)))?;
         if let (Some(id), Some((Some(current), Some(total)))) = (&id, detail) {
             layers.insert(id.clone(), (current, total));
             let (done, all) = layers.values().fold((0, 0), |(d, a), (c, t)| (d + c, a + t));

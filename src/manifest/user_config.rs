@@ -34,7 +34,7 @@ impl PortRange {
             .and_then(|(low, high)| Some(PortRange { low: low.trim().parse().ok()?, high: high.trim().parse().ok()? }));
         match parsed {
             Some(range) if range.low > 0 && range.low <= range.high => Ok(range),
-            _ => hinted!("set it like JENV_PORT_RANGE=8888-8999", "JENV_PORT_RANGE=`{text}` is not a port range"),
+            _ => hinted!("JENV_PORT_RANGE=`{text}` is not a port range"; "set it like JENV_PORT_RANGE=8888-8999"),
         }
     }
 }

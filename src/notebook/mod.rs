@@ -81,11 +81,11 @@ impl Context {
             && Path::new(&container.folder) != self.project.folder
         {
             hinted!(
-                "if this manifest was copied, give this folder its own name: `jenv init --force`",
                 "environment `{}` belongs to {}, not {}",
                 self.env_name(),
                 container.folder,
-                self.project.folder.display()
+                self.project.folder.display();
+                "if this manifest was copied, give this folder its own name: `jenv init --force`"
             );
         }
         Ok(found)
@@ -108,7 +108,7 @@ impl Context {
             Some(container) if container.is_running() => Ok(container),
             Some(container) if container.is_paused() => Err(self.paused_outside_jenv()),
             _ => {
-                hinted!("start it with `jenv up`", "the notebook for {} is not running", self.project.folder.display())
+                hinted!("the notebook for {} is not running", self.project.folder.display(); "start it with `jenv up`")
             }
         }
     }
@@ -212,8 +212,8 @@ impl Context {
         match started {
             Ok(()) => Ok(self.container().await?.unwrap_or(container)),
             Err(StartError::PortTaken(reason)) => hinted!(
-                "run `jenv down` then `jenv up` to start it on free ports",
-                "the stopped notebook cannot start again: {reason}"
+                "the stopped notebook cannot start again: {reason}";
+                "run `jenv down` then `jenv up` to start it on free ports"
             ),
             Err(StartError::Other(err)) => Err(err),
         }
@@ -290,8 +290,8 @@ impl Context {
             }
         }
         hinted!(
-            "stop other programs using ports, or set JENV_PORT_RANGE=LOW-HIGH",
-            "the engine refused every port jenv tried"
+            "the engine refused every port jenv tried";
+            "stop other programs using ports, or set JENV_PORT_RANGE=LOW-HIGH"
         )
     }
 

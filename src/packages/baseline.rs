@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
-use crate::engine::EnvContainer;
+use crate::engine::{EnvContainer, StartError};
 use crate::error::hinted;
 use crate::notebook::Context;
 use crate::packages::{self, Change, Installed};
@@ -44,7 +44,7 @@ impl Context {
         let env = RunEnv::of(container).exec_env()?;
         let (code, text) = self.engine.exec_capture(&container.exec_target(&env), &["sh", "-c", &script]).await?;
         if code != 0 {
-            hinted!("check that the image has python3 and sh", "cannot list the notebook's packages: {}", text.trim());
+            hinted!("cannot list the notebook's packages: {}", text.trim(); "check that the image has python3 and sh");
         }
         Ok(text)
     }
@@ -92,7 +92,7 @@ impl Context {
         helper.user = container.user.clone();
         self.engine.create(&helper).await?;
         let listed = async {
-            self.engine.start(&helper.name).await.map_err(|e| anyhow::anyhow!("cannot start a helper: {e:?}"))?;
+            self.engine.start(&helper.name).await.map_err(StartError::into_error).context("cannot start a helper")?;
             let helper_view = EnvContainer { id: helper.name.clone(), ..container.clone() };
             self.list_packages(&helper_view, false).await
         }
@@ -106,7 +106,7 @@ impl Context {
     /// Package changes in the running notebook since its baseline.
     pub async fn pending_changes(&self, container: &EnvContainer) -> Result<Vec<Change>> {
         if !container.is_running() {
-            hinted!("start it with `jenv up`", "the notebook is stopped, so its packages cannot be listed");
+            hinted!("the notebook is stopped, so its packages cannot be listed"; "start it with `jenv up`");
         }
         let (_, before) = self.baseline_packages(container).await?;
         let after = self.parse(&self.list_packages(container, false).await?);

@@ -77,21 +77,21 @@ impl Context {
         };
         if let Some(target) = target.filter(|e| e.interrupted) {
             hinted!(
-                "`jenv prune` removes it; `jenv snapshot` takes a new one",
                 "snapshot {} was interrupted while the notebook's packages changed, so jenv does not start from it",
-                target.tag
+                target.tag;
+                "`jenv prune` removes it; `jenv snapshot` takes a new one"
             );
         }
         let Some(target) = target.cloned() else {
             let known: Vec<&str> = history.iter().map(|e| e.tag.as_str()).collect();
             match tag {
                 Some(tag) => hinted!(
-                    "see the snapshots with `jenv history`",
                     "no snapshot `{tag}` for this folder (known: {})",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") };
+                    "see the snapshots with `jenv history`"
                 ),
                 None => {
-                    hinted!("see the snapshots with `jenv history`", "there is no earlier snapshot to roll back to")
+                    hinted!("there is no earlier snapshot to roll back to"; "see the snapshots with `jenv history`")
                 }
             }
         };

@@ -179,8 +179,8 @@ impl Context {
         }
         notes.remove(&pending.tag)?;
         hinted!(
-            "let the installs in the notebook finish, then run `jenv snapshot` again",
-            "packages kept changing in the notebook during {COMMIT_ATTEMPTS} commits; no snapshot was taken"
+            "packages kept changing in the notebook during {COMMIT_ATTEMPTS} commits; no snapshot was taken";
+            "let the installs in the notebook finish, then run `jenv snapshot` again"
         )
     }
 
@@ -196,9 +196,9 @@ impl Context {
                     spinner.finish();
                 }
                 hinted!(
-                    "wait for it to finish (or stop it), then run `jenv snapshot` again; JENV_SNAPSHOT_WAIT=SECONDS waits longer",
                     "`{running}` is still running in the notebook after {}s; a snapshot now could hold a half-done install, so none was taken",
-                    installer_wait().as_secs()
+                    installer_wait().as_secs();
+                    "wait for it to finish (or stop it), then run `jenv snapshot` again; JENV_SNAPSHOT_WAIT=SECONDS waits longer"
                 );
             }
             if spinner.is_none() {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use bollard::models::ImageConfig;
 
-use crate::engine::ExecTarget;
+use crate::engine::{ExecTarget, StartError};
 use crate::error::{Hinted, hinted};
 use crate::notebook::Context;
 use crate::notebook::run_as;
@@ -25,9 +25,9 @@ impl Context {
         let _op = self.op_lock("jenv rebuild").await?;
         let Some(record) = record::read_lock(&self.project.folder)? else {
             hinted!(
-                "take a snapshot first (`jenv snapshot`); it writes the record rebuild needs",
                 "nothing to rebuild from: {} has no {LOCK_FILE}",
-                self.project.folder.display()
+                self.project.folder.display();
+                "take a snapshot first (`jenv snapshot`); it writes the record rebuild needs"
             );
         };
         let base = &self.project.manifest.image;
@@ -76,7 +76,11 @@ impl Context {
 
     /// Starts the helper and waits until its start script has handed over to `sleep infinity`.
     async fn start_idle_helper(&self, helper: &str) -> Result<()> {
-        self.engine.start(helper).await.map_err(|e| anyhow::anyhow!("cannot start the rebuild container: {e:?}"))?;
+        self.engine
+            .start(helper)
+            .await
+            .map_err(StartError::into_error)
+            .context("cannot start the rebuild container")?;
         let deadline = Instant::now() + HELPER_START_TIMEOUT;
         loop {
             if self.engine.processes(helper).await.unwrap_or_default().iter().any(|p| p == "sleep infinity") {
@@ -86,8 +90,8 @@ impl Context {
             if running != Some(true) || Instant::now() >= deadline {
                 let logs = self.engine.tail_logs(helper, 20).await;
                 hinted!(
-                    "check that the base image starts its command through its entrypoint",
-                    "the rebuild container did not start; its last log lines:\n{logs}"
+                    "the rebuild container did not start; its last log lines:\n{logs}";
+                    "check that the base image starts its command through its entrypoint"
                 );
             }
             tokio::time::sleep(HELPER_POLL).await;
@@ -106,10 +110,10 @@ impl Context {
         }
         let names: Vec<&str> = record.conda.keys().chain(record.conda_removed.iter()).map(String::as_str).collect();
         hinted!(
-            "set `image` in .jupyter-env to a conda-based image (e.g. a Jupyter docker-stacks image), or remove the conda entries from .jupyter-env.lock",
             "cannot rebuild: {LOCK_FILE} lists conda packages ({}) but the base image {} has neither conda nor mamba; nothing was installed",
             names.join(", "),
-            self.project.manifest.image
+            self.project.manifest.image;
+            "set `image` in .jupyter-env to a conda-based image (e.g. a Jupyter docker-stacks image), or remove the conda entries from .jupyter-env.lock"
         )
     }
 
@@ -127,10 +131,10 @@ impl Context {
             let outcome = self.engine.exec(target, &self.project.manifest.mount, &step, true).await?;
             if outcome.exit_code != 0 {
                 hinted!(
-                    "fix the failing entry in .jupyter-env.lock (or make its source reachable) and run `jenv rebuild` again",
                     "`{}` failed with exit code {}; no image was made",
                     step.join(" "),
-                    outcome.exit_code
+                    outcome.exit_code;
+                    "fix the failing entry in .jupyter-env.lock (or make its source reachable) and run `jenv rebuild` again"
                 );
             }
         }

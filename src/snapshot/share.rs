@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result};
 use bollard::auth::DockerCredentials;
 use serde::Serialize;
 
-use crate::engine::{ContainerSpec, Transfer, label};
+use crate::engine::{ContainerSpec, TransferError, label};
 use crate::engine::{reference, registry};
 use crate::error::{Hinted, hinted};
 use crate::notebook::Context;
@@ -60,7 +60,7 @@ impl Context {
         let repository = self.project.manifest.repository.clone();
         let history = self.history().await?;
         let Some(current) = history.iter().find(|e| e.current) else {
-            hinted!("take one with `jenv snapshot` first", "this folder has no snapshot to push");
+            hinted!("this folder has no snapshot to push"; "take one with `jenv snapshot` first");
         };
         // An interrupted snapshot is nobody's to start from.
         let sent: Vec<&Entry> = if all { history.iter().filter(|e| !e.interrupted).collect() } else { vec![current] };
@@ -244,13 +244,13 @@ impl std::fmt::Display for NotPublished {
 impl std::error::Error for NotPublished {}
 
 /// A failed pull or push in jenv's words: a login to make, a missing image, or the engine's reason.
-fn refused(host: &str, image: &str, verb: &str, err: Transfer) -> anyhow::Error {
+fn refused(host: &str, image: &str, verb: &str, err: TransferError) -> anyhow::Error {
     match err {
-        Transfer::Unauthorized(message) => {
+        TransferError::Unauthorized(message) => {
             Hinted::new(format!("{host} refused to let you {verb} {image}: {message}"), registry::login_hint(image))
                 .into()
         }
-        Transfer::NotFound(message) if verb == "pull" => {
+        TransferError::NotFound(message) if verb == "pull" => {
             NotPublished(format!("{host} has no {image} ({message}); push it from where it was made with `jenv push`"))
                 .into()
         }
