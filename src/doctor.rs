@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::engine::Engine;
 use crate::engine::endpoint::Endpoint;
-use crate::engine::{Engine, EngineFacts, EnvContainer};
+use crate::engine::types::{Container, EngineFacts};
 use crate::error::Hinted;
 use crate::manifest::{self, Project};
 use crate::notebook::orphans;
@@ -238,7 +239,7 @@ async fn image_of(engine: &Engine, project: &Project) -> Check {
 }
 
 /// Host ports left to lease: in the range, not leased, not published by a container, bindable.
-fn port_range(state: &anyhow::Result<StateDir>, containers: Option<&[EnvContainer]>) -> Check {
+fn port_range(state: &anyhow::Result<StateDir>, containers: Option<&[Container]>) -> Check {
     let range = match crate::manifest::user_config::UserConfig::load().and_then(|config| config.port_range()) {
         Ok(range) => range,
         Err(err) => {
@@ -252,7 +253,7 @@ fn port_range(state: &anyhow::Result<StateDir>, containers: Option<&[EnvContaine
     {
         taken.extend(current.leased_ports_except(""));
     }
-    taken.extend(containers.unwrap_or_default().iter().flat_map(|c| c.ports.values().map(|(_, host)| *host)));
+    taken.extend(containers.unwrap_or_default().iter().flat_map(|c| c.ports.values().map(|port| port.host)));
     let total = usize::from(range.high - range.low) + 1;
     let free = (range.low..=range.high).filter(|p| !taken.contains(p) && ports::is_bindable(*p)).count();
     let source =

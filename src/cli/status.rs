@@ -5,7 +5,8 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
-use crate::engine::{Engine, EnvContainer};
+use crate::engine::Engine;
+use crate::engine::types::Container;
 use crate::manifest::{self, Project};
 use crate::notebook::{Context, Running, known_tokens, url_of};
 use crate::state::StateDir;
@@ -44,17 +45,17 @@ pub struct PortEntry {
 }
 
 impl Entry {
-    fn from_container(container: &EnvContainer, url: Option<String>) -> Entry {
+    fn from_container(container: &Container, url: Option<String>) -> Entry {
         Entry {
             name: container.name.clone(),
             folder: container.folder.clone(),
             container: manifest::container_name(&container.name),
-            state: container.state.clone(),
+            state: container.state.as_str().to_string(),
             image: container.image.clone(),
             ports: container
                 .ports
                 .iter()
-                .map(|(n, (c, h))| (n.clone(), PortEntry { container: *c, host: *h }))
+                .map(|(n, port)| (n.clone(), PortEntry { container: port.container, host: port.host }))
                 .collect(),
             url,
             changes: None,
@@ -151,7 +152,7 @@ async fn all() -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: EnvContainer) -> Result<Entry> {
+async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: Container) -> Result<Entry> {
     // A paused notebook serves again, at the same URL, the moment it is resumed.
     let alive = container.is_running() || container.is_paused();
     let url = if alive { Some(url_of(tokens, engine, &container).await?) } else { None };

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 
 use crate::cli::UpArgs;
 use crate::cli::down::{self, Leave};
-use crate::engine::StartError;
+use crate::engine::types::StartError;
 use crate::error::Hinted;
 use crate::manifest::user_config::UserConfig;
 use crate::manifest::{self, FILE_NAME, Project};

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::types::GpuRequest;
 use crate::error::{Hinted, hinted};
 
 /// Most container ports one range may publish.
@@ -285,12 +286,12 @@ impl Gpus {
         }
     }
 
-    /// `(count, device IDs)` for the engine's device request: -1 means every GPU.
-    pub fn request(&self) -> (Option<i64>, Option<Vec<String>>) {
+    /// The GPUs to ask the engine for.
+    pub fn request(&self) -> GpuRequest {
         match self {
-            Gpus::All(_) => (Some(-1), None),
-            Gpus::Count(n) => (Some(i64::from(*n)), None),
-            Gpus::Devices(ids) => (None, Some(ids.clone())),
+            Gpus::All(_) => GpuRequest::All,
+            Gpus::Count(n) => GpuRequest::Count(*n),
+            Gpus::Devices(ids) => GpuRequest::Devices(ids.clone()),
         }
     }
 }
@@ -459,9 +460,9 @@ mod tests {
         assert!(err(cpus.validate()).contains("`cpus = 0` is not a CPU count"));
         let gpus = Resources { gpus: Some(Gpus::All("some".into())), ..Default::default() };
         assert!(err(gpus.validate()).contains("`gpus = \"some\"` is not a GPU request"));
-        assert_eq!(Gpus::All("all".into()).request(), (Some(-1), None));
-        assert_eq!(Gpus::Count(2).request(), (Some(2), None));
-        assert_eq!(Gpus::Devices(vec!["0".into()]).request(), (None, Some(vec!["0".to_string()])));
+        assert_eq!(Gpus::All("all".into()).request(), GpuRequest::All);
+        assert_eq!(Gpus::Count(2).request(), GpuRequest::Count(2));
+        assert_eq!(Gpus::Devices(vec!["0".into()]).request(), GpuRequest::Devices(vec!["0".to_string()]));
     }
 
     #[test]

@@ -26,14 +26,35 @@ pub struct Forward {
     pub pid: u32,
     /// The `ssh://` engine address it goes through.
     pub engine: String,
-    /// Port name -> (remote host port, local port).
-    pub ports: BTreeMap<String, (u16, u16)>,
+    /// By port name.
+    pub ports: BTreeMap<String, ForwardedPort>,
+}
+
+/// A port on the engine's host (where the notebook publishes it) and the local port that reaches
+/// it. Kept in `forwards/NAME.json` as `[remote, local]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(u16, u16)", into = "(u16, u16)")]
+pub struct ForwardedPort {
+    pub remote: u16,
+    pub local: u16,
+}
+
+impl From<(u16, u16)> for ForwardedPort {
+    fn from((remote, local): (u16, u16)) -> ForwardedPort {
+        ForwardedPort { remote, local }
+    }
+}
+
+impl From<ForwardedPort> for (u16, u16) {
+    fn from(port: ForwardedPort) -> (u16, u16) {
+        (port.remote, port.local)
+    }
 }
 
 impl Forward {
     /// The local port that reaches remote host port `remote`.
     pub fn local_port(&self, remote: u16) -> Option<u16> {
-        self.ports.values().find(|(r, _)| *r == remote).map(|(_, local)| *local)
+        self.ports.values().find(|port| port.remote == remote).map(|port| port.local)
     }
 }
 
@@ -52,7 +73,7 @@ impl Forwards {
         if let Some(forward) = self.live(name)? {
             let same = forward.engine == engine
                 && forward.ports.len() == ports.len()
-                && ports.iter().all(|(port, remote)| forward.ports.get(port).map(|(r, _)| r) == Some(remote));
+                && ports.iter().all(|(port, remote)| forward.ports.get(port).map(|p| p.remote) == Some(*remote));
             if same {
                 return Ok(forward);
             }
@@ -102,7 +123,7 @@ async fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &Path) -> Result
     for (name, remote) in ports {
         let local = free_local_port()?;
         command.arg("-L").arg(format!("127.0.0.1:{local}:127.0.0.1:{remote}"));
-        mapped.insert(name.clone(), (*remote, local));
+        mapped.insert(name.clone(), ForwardedPort { remote: *remote, local });
     }
     command.args(target.args());
     if let Some(dir) = log.parent() {
@@ -148,9 +169,9 @@ async fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &Path) -> Result
 }
 
 /// Whether every local end of the forward accepts a connection.
-async fn all_listen(mapped: &BTreeMap<String, (u16, u16)>) -> bool {
-    for (_, local) in mapped.values() {
-        if tokio::net::TcpStream::connect(("127.0.0.1", *local)).await.is_err() {
+async fn all_listen(mapped: &BTreeMap<String, ForwardedPort>) -> bool {
+    for port in mapped.values() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port.local)).await.is_err() {
             return false;
         }
     }
@@ -177,6 +198,14 @@ fn is_our_ssh(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forward_file_keeps_its_format() {
+        let text = r#"{"pid":7,"engine":"ssh://h","ports":{"jupyter":[8890,40001]}}"#;
+        let forward: Forward = serde_json::from_str(text).unwrap();
+        assert_eq!(forward.local_port(8890), Some(40001));
+        assert_eq!(serde_json::to_string(&forward).unwrap(), text);
+    }
 
     #[test]
     fn a_dead_or_foreign_pid_is_no_forward() {

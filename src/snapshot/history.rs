@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::engine::label;
+use crate::engine::labels::{self, SnapshotLabels};
 use crate::engine::reference;
 use crate::error::hinted;
 use crate::notebook::Context;
@@ -37,22 +37,22 @@ impl Context {
     /// The folder's snapshots, newest first.
     pub async fn history(&self) -> Result<Vec<Entry>> {
         let repository = &self.project.manifest.repository;
-        let current = self.engine.inspect_image(&format!("{repository}:latest")).await?.and_then(|i| i.id);
+        let current = self.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id);
         let records = Records::new(&self.state, self.env_name());
         let pending = Pending::new(&self.state, self.env_name());
         let mut entries = Vec::new();
-        for image in self.engine.images_labelled(label::NAME, self.env_name()).await? {
+        for image in self.engine.images_labelled(labels::NAME, self.env_name()).await? {
             // Spelled `docker.io/jenv/x:TAG` by Podman, `jenv/x:TAG` by Docker.
             let tags = image.repo_tags.iter().filter_map(|t| reference::tag_in(t, repository));
             for tag in tags.filter(|t| t != "latest") {
-                let created = image.labels.get(label::SNAPSHOT_CREATED).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let labels = SnapshotLabels::from_map(&image.labels);
                 let interrupted = pending.load(&tag)?.is_some_and(|p| p.interrupted);
                 let size_added = records.load(&tag)?.map(|r| r.size_added).filter(|_| !interrupted);
                 entries.push(Entry {
                     tag,
                     image: image.id.clone(),
-                    created,
-                    message: image.labels.get(label::SNAPSHOT_MESSAGE).cloned().unwrap_or_default(),
+                    created: labels.created,
+                    message: labels.message,
                     size_added,
                     current: current.as_deref() == Some(image.id.as_str()),
                     interrupted,

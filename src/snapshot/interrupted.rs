@@ -13,10 +13,10 @@ use std::fs;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
-use bollard::models::ImageInspect;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::label;
+use crate::engine::labels::{self, SnapshotLabels};
+use crate::engine::types::ImageInfo;
 use crate::notebook::Context;
 use crate::packages::record::{self, Record, Records};
 use crate::state::env_lock::OpLocks;
@@ -175,10 +175,10 @@ impl Context {
         let record = inspected.as_ref().and_then(|image| record_label(image, &snapshot.tag));
         let container = self.container().await?;
         let mut found = Found {
-            image: inspected.as_ref().and_then(|i| i.id.clone()),
+            image: inspected.as_ref().map(|i| i.id.clone()),
             record: record.is_some(),
             same_packages: None,
-            latest: self.engine.inspect_image(&format!("{repository}:latest")).await?.and_then(|i| i.id),
+            latest: self.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id),
             container: container.as_ref().map(|c| c.id.clone()),
         };
         // Listed as the notebook's user sees it; without a container jenv trusts the whole image.
@@ -228,7 +228,7 @@ impl Context {
         self.engine.remove(&format!("{}-flatten-{}", self.project.container_name(), snapshot.pid)).await?;
         if let Some(committed) = snapshot.image.as_deref().filter(|id| Some(*id) != tagged)
             && let Some(untagged) = self.engine.inspect_image(committed).await?
-            && untagged.repo_tags.unwrap_or_default().is_empty()
+            && untagged.repo_tags.is_empty()
         {
             self.engine.remove_image(committed).await?;
         }
@@ -237,11 +237,10 @@ impl Context {
 }
 
 /// The record a snapshot image carries as a label, if it is the record of `tag`.
-fn record_label(image: &ImageInspect, tag: &str) -> Option<Record> {
-    let labels = image.config.as_ref()?.labels.as_ref()?;
-    let text = labels.get(label::RECORD).filter(|text| !text.is_empty())?;
-    let record = Record::parse(text, std::path::Path::new(label::RECORD)).ok()?;
-    (labels.get(label::SNAPSHOT_TAG).map(String::as_str) == Some(tag) && record.snapshot == tag).then_some(record)
+fn record_label(image: &ImageInfo, tag: &str) -> Option<Record> {
+    let labels = SnapshotLabels::from_map(&image.labels);
+    let record = Record::parse(labels.record.as_deref()?, std::path::Path::new(labels::RECORD)).ok()?;
+    (labels.tag == tag && record.snapshot == tag).then_some(record)
 }
 
 #[cfg(test)]

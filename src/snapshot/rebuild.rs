@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use bollard::models::ImageConfig;
 
-use crate::engine::{ExecTarget, StartError};
+use crate::engine::image_config::ImageConfig;
+use crate::engine::types::{Bind, ExecTarget, StartError};
 use crate::error::{Hinted, hinted};
 use crate::notebook::Context;
 use crate::notebook::run_as;
@@ -39,9 +39,8 @@ impl Context {
                 )
             })?;
         }
-        let config =
-            self.engine.inspect_image(base).await?.and_then(|i| i.config).context("the base image vanished")?;
-        let run_as = run_as::decide(config.env.as_deref().unwrap_or_default(), run_as::host_ids());
+        let config = self.engine.inspect_image(base).await?.map(|i| i.config).context("the base image vanished")?;
+        let run_as = run_as::decide(config.env(), run_as::host_ids());
 
         // Started as the notebook is (same entrypoint, user and environment), only idling instead
         // of serving, so installs run with the notebook user's identity and groups.
@@ -52,10 +51,10 @@ impl Context {
         let vars_file = vars.write(&self.run_vars(&run_as, &settings))?;
         let mut helper = self.helper_spec(base, "rebuild");
         let idle = ["sleep".to_string(), "infinity".to_string()];
-        helper.entrypoint = Some(run_env::wrapped_entrypoint(config.entrypoint.as_deref().unwrap_or_default(), &idle));
+        helper.entrypoint = Some(run_env::wrapped_entrypoint(config.entrypoint(), &idle));
         helper.binds = vec![
-            (self.project.folder.display().to_string(), mount.clone(), false),
-            (vars_file.display().to_string(), run_env::TARGET.to_string(), true),
+            Bind { source: self.project.folder.clone(), target: mount.clone(), read_only: false },
+            Bind { source: vars_file, target: run_env::TARGET.to_string(), read_only: true },
         ];
         helper.working_dir = run_as.working_dir.clone().unwrap_or(mount);
         helper.user = run_as.user.clone();
@@ -86,8 +85,7 @@ impl Context {
             if self.engine.processes(helper).await.unwrap_or_default().iter().any(|p| p == "sleep infinity") {
                 return Ok(());
             }
-            let running = self.engine.inspect_container(helper).await?.and_then(|c| c.state).and_then(|s| s.running);
-            if running != Some(true) || Instant::now() >= deadline {
+            if !self.engine.is_running(helper).await? || Instant::now() >= deadline {
                 let logs = self.engine.tail_logs(helper, 20).await;
                 hinted!(
                     "the rebuild container did not start; its last log lines:\n{logs}";

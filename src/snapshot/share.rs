@@ -4,14 +4,14 @@
 //! label, so the receiving side knows what it holds; what a push sends is the environment, never
 //! this machine's paths (folder, state folder, home, user name), which stay in local labels and state.
 
-use std::collections::HashMap;
-
 use anyhow::{Context as _, Result};
-use bollard::auth::DockerCredentials;
 use serde::Serialize;
 
-use crate::engine::{ContainerSpec, TransferError, label};
-use crate::engine::{reference, registry};
+use crate::engine::labels::{self, SnapshotLabels};
+use crate::engine::reference;
+use crate::engine::registry::{self, Credentials};
+use crate::engine::transfer::TransferError;
+use crate::engine::types::ContainerSpec;
 use crate::error::{Hinted, hinted};
 use crate::notebook::Context;
 use crate::packages::record::{self, Record, Records};
@@ -81,7 +81,7 @@ impl Context {
     }
 
     /// A copy of the snapshot `image` as `REPOSITORY:tag`, with the same files and config but
-    /// nothing of this machine: the labels holding its paths ([`label::HOST`]) blanked. It is
+    /// nothing of this machine: the labels holding its paths ([`labels::HOST`]) blanked. It is
     /// committed from a helper container that never carried them, because an engine's commit
     /// also records the committed container's own config (Docker's `container_config`), which
     /// for the snapshot was the notebook's, with its folder, state folder and mount paths.
@@ -90,23 +90,21 @@ impl Context {
     /// `jenv.home` (snapshot.rs), so one without it is such a copy already (a pulled snapshot).
     async fn shareable_copy(&self, image: &str, tag: &str) -> Result<Option<String>> {
         let original = self.engine.inspect_image(image).await?.context("the snapshot image vanished")?;
-        let mut config = original.config.unwrap_or_default();
-        let labels = config.labels.clone().unwrap_or_default();
-        if label::HOST.iter().all(|key| labels.get(*key).is_none_or(String::is_empty)) {
+        if !labels::holds_host_paths(&original.labels) {
             return Ok(None);
         }
-        let blank: HashMap<String, String> =
-            label::HOST.iter().chain(&label::CONTAINER_ONLY).map(|key| (key.to_string(), String::new())).collect();
-        config.labels.get_or_insert_with(HashMap::new).extend(blank.clone());
+        let mut config = original.config;
+        let blank = labels::blanked_for_push();
+        config.labels_mut().extend(blank.clone());
         // The engine gives a container its image's labels unless it names them itself.
-        let mut labels = blank;
-        labels.insert(label::MANAGED.to_string(), label::HELPER.to_string());
+        let mut helper_labels = blank;
+        helper_labels.insert(labels::MANAGED.to_string(), labels::HELPER.to_string());
         let helper = ContainerSpec {
             name: format!("{}-share-{}", self.project.container_name(), std::process::id()),
             image: image.to_string(),
             user: String::new(),
             env: Vec::new(),
-            labels,
+            labels: helper_labels,
             binds: Vec::new(),
             working_dir: String::new(),
             ports: Default::default(),
@@ -127,13 +125,7 @@ impl Context {
     }
 
     /// Names `copy` by every one of `tags` and pushes them.
-    async fn push_tags(
-        &self,
-        copy: &str,
-        tags: &[String],
-        host: &str,
-        credentials: Option<DockerCredentials>,
-    ) -> Result<()> {
+    async fn push_tags(&self, copy: &str, tags: &[String], host: &str, credentials: Option<Credentials>) -> Result<()> {
         let repository = &self.project.manifest.repository;
         for tag in tags {
             self.engine.tag(copy, repository, tag).await?;
@@ -151,7 +143,7 @@ impl Context {
     /// same files, with this machine's labels), then removes the copy.
     async fn restore_tags(&self, copy: &str, original: &str) -> Result<()> {
         let repository = &self.project.manifest.repository;
-        let named = self.engine.inspect_image(copy).await?.and_then(|i| i.repo_tags).unwrap_or_default();
+        let named = self.engine.inspect_image(copy).await?.map(|i| i.repo_tags).unwrap_or_default();
         for tag in named.iter().filter_map(|t| reference::tag_in(t, repository)) {
             self.engine.tag(original, repository, &tag).await?;
         }
@@ -203,8 +195,8 @@ impl Context {
         self.engine.tag(image, repository, "latest").await?;
         let pulled = self.engine.inspect_image(image).await?;
         let size = pulled.as_ref().and_then(|i| i.size);
-        let labels = pulled.and_then(|i| i.config).and_then(|c| c.labels).unwrap_or_default();
-        if let Some(text) = labels.get(label::RECORD).filter(|t| !t.is_empty()) {
+        let labels = pulled.map(|i| SnapshotLabels::from_map(&i.labels)).unwrap_or_default();
+        if let Some(text) = &labels.record {
             let mut record = Record::parse(text, std::path::Path::new(image))?;
             // What it adds to the base image, when the base is here to compare with.
             let base = self.engine.inspect_image(&self.project.manifest.image).await?.and_then(|i| i.size);
@@ -213,7 +205,7 @@ impl Context {
             }
             Records::new(&self.state, self.env_name()).save(&record)?;
         }
-        Ok(labels.get(label::SNAPSHOT_TAG).cloned())
+        Ok(Some(labels.tag).filter(|tag| !tag.is_empty()))
     }
 }
 

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::engine::EnvContainer;
 use crate::state::write_atomic;
 
 /// Where the variables file is mounted in the container.
@@ -36,10 +35,6 @@ impl RunEnv {
         RunEnv { dir: home.join("runtime"), name: env_name.to_string() }
     }
 
-    pub fn of(container: &EnvContainer) -> RunEnv {
-        RunEnv::new(Path::new(&container.home), &container.name)
-    }
-
     /// Writes the variables and returns the shell file to mount at [`TARGET`].
     pub fn write(&self, vars: &[(String, String)]) -> Result<PathBuf> {
         crate::state::StateDir { root: self.dir.clone() }.ensure_exists()?;
@@ -51,9 +46,9 @@ impl RunEnv {
         Ok(sh)
     }
 
-    /// The variables, for commands run in the container: `NAME=value`, without the token.
-    pub fn exec_env(&self) -> Result<Vec<String>> {
-        Ok(self.variables()?.into_iter().filter(|(k, _)| k != TOKEN).map(|(k, v)| format!("{k}={v}")).collect())
+    /// The variables, for commands run in the container: without the token.
+    pub fn exec_env(&self) -> Result<Vec<(String, String)>> {
+        Ok(self.variables()?.into_iter().filter(|(k, _)| k != TOKEN).collect())
     }
 
     /// The token the notebook was started with, if jenv's copy of its variables is readable.
@@ -119,9 +114,9 @@ mod tests {
         let sh = env.write(&vars).unwrap();
         assert_eq!(std::fs::read_to_string(&sh).unwrap(), "JUPYTER_TOKEN='abc'\nQUOTE='it'\\''s $HOME `x`'\n");
         assert_eq!(std::fs::metadata(&sh).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(env.exec_env().unwrap(), ["QUOTE=it's $HOME `x`"]);
+        assert_eq!(env.exec_env().unwrap(), [("QUOTE".to_string(), "it's $HOME `x`".to_string())]);
         assert_eq!(env.token().as_deref(), Some("abc"));
-        assert_eq!(RunEnv::new(dir.path(), "other").exec_env().unwrap(), Vec::<String>::new());
+        assert_eq!(RunEnv::new(dir.path(), "other").exec_env().unwrap(), Vec::<(String, String)>::new());
         env.remove().unwrap();
         assert!(!sh.exists() && env.token().is_none(), "removed with its container");
         env.remove().unwrap();
