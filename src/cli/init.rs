@@ -10,7 +10,8 @@ use crate::manifest::keys::{Resources, Ui};
 use crate::manifest::trust::{ManifestFile, TrustStore};
 use crate::manifest::user_config::UserConfig;
 use crate::manifest::{FILE_NAME, InitOptions, Manifest, container_name};
-use crate::state::{StateDir, write_atomic};
+use crate::state::StateDir;
+use crate::state::files::write_atomic;
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Hinted, hinted};
+use crate::state::files::{read_optional, read_text};
 
 pub const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
 /// A TLS engine's client files, as `docker --tlsverify` reads them.
@@ -259,9 +260,9 @@ fn current_context(config_dir: &Path) -> Result<Option<String>> {
         current_context: String,
     }
     let path = config_dir.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let text = match read_optional(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(None),
         // As the docker CLI does: a config this user may not read (another user's HOME, as under
         // sudo or setpriv) is warned about and the default engine used.
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
@@ -302,9 +303,9 @@ fn context_endpoint(config_dir: &Path, name: &str, by: ChosenBy) -> Result<Endpo
     }
     let hash = context_hash(name);
     let path = config_dir.join("contexts/meta").join(&hash).join("meta.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let text = match read_text(&path)? {
+        Some(text) => text,
+        None => {
             let (chosen, fix) = match by {
                 ChosenBy::DockerContext => {
                     ("DOCKER_CONTEXT names".to_string(), "unset DOCKER_CONTEXT or set it to a context".to_string())
@@ -320,7 +321,6 @@ fn context_endpoint(config_dir: &Path, name: &str, by: ChosenBy) -> Result<Endpo
                 format!("{fix} that `docker context ls` lists")
             );
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let meta: Meta = serde_json::from_str(&text)
         .with_context(|| format!("cannot read the context `{name}` ({})", path.display()))?;

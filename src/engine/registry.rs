@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::error::Hinted;
+use crate::state::files::read_text;
 
 /// Docker Hub's key in `auths`, as `docker login` writes it.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
@@ -78,16 +79,13 @@ pub fn login_hint(image: &str) -> String {
 /// The user's credentials for `host` (`None` for Docker Hub's default registry), if any.
 pub fn credentials(config_dir: &Path, host: Option<&str>) -> Result<Option<Credentials>> {
     let path = config_dir.join("config.json");
-    let config: Config = match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| {
-            Hinted::new(
-                format!("cannot read the docker config {}: {e}", path.display()),
-                "fix the file (it is JSON), or point DOCKER_CONFIG at another folder",
-            )
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
+    let Some(text) = read_text(&path)? else { return Ok(None) };
+    let config: Config = serde_json::from_str(&text).map_err(|e| {
+        Hinted::new(
+            format!("cannot read the docker config {}: {e}", path.display()),
+            "fix the file (it is JSON), or point DOCKER_CONFIG at another folder",
+        )
+    })?;
     let server = host.unwrap_or(DOCKER_HUB_KEY);
     if let Some(helper) = config.cred_helpers.get(server).or(config.creds_store.as_ref()) {
         return from_helper(helper, server);

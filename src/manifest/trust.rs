@@ -10,14 +10,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Hinted;
 use crate::manifest::keys::Gpus;
 use crate::manifest::{FILE_NAME, Manifest, Project};
-use crate::state::{StateDir, write_atomic};
+use crate::state::StateDir;
+use crate::state::files::{read_text, write_atomic};
 
 const FILE: &str = "trust.json";
 
@@ -101,17 +102,14 @@ impl TrustStore {
 
     fn read(&self) -> Result<Records> {
         let path = self.state.path(FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|err| {
-                Hinted::new(
-                    format!("{} is unreadable: {err}", path.display()),
-                    "remove it and trust your folders again with `jenv trust`",
-                )
-                .into()
-            }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Records::default()),
-            Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-        }
+        let Some(text) = read_text(&path)? else { return Ok(Records::default()) };
+        serde_json::from_str(&text).map_err(|err| {
+            Hinted::new(
+                format!("{} is unreadable: {err}", path.display()),
+                "remove it and trust your folders again with `jenv trust`",
+            )
+            .into()
+        })
     }
 }
 

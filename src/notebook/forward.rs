@@ -16,7 +16,8 @@ use tokio::time::Instant;
 
 use crate::engine::endpoint::SshTarget;
 use crate::error::Hinted;
-use crate::state::{StateDir, write_atomic};
+use crate::state::files::{private_dir, read_text, remove_if_exists, write_atomic};
+use crate::state::{StateDir, Sub};
 
 /// How long an ssh forward may take to listen.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -64,7 +65,7 @@ pub struct Forwards {
 
 impl Forwards {
     pub fn new(state: &StateDir) -> Forwards {
-        Forwards { dir: state.path("forwards") }
+        Forwards { dir: state.sub(Sub::Forwards) }
     }
 
     /// The live forward of container `name` through `engine` for exactly `ports` (name ->
@@ -80,18 +81,14 @@ impl Forwards {
             self.close(name)?;
         }
         let forward = open(engine, ports, &self.dir.join(format!("{name}.log"))).await?;
-        StateDir { root: self.dir.clone() }.ensure_exists()?;
+        private_dir(&self.dir)?;
         write_atomic(&self.path(name), serde_json::to_string(&forward)?.as_bytes())?;
         Ok(forward)
     }
 
     /// The recorded forward of `name` when its ssh process still runs.
     pub fn live(&self, name: &str) -> Result<Option<Forward>> {
-        let text = match std::fs::read_to_string(self.path(name)) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err).with_context(|| format!("cannot read {}", self.path(name).display())),
-        };
+        let Some(text) = read_text(&self.path(name))? else { return Ok(None) };
         let Ok(forward) = serde_json::from_str::<Forward>(&text) else { return Ok(None) };
         Ok(is_our_ssh(forward.pid).then_some(forward))
     }
@@ -102,10 +99,7 @@ impl Forwards {
             // SAFETY: kill has no memory preconditions; the pid was checked to be our ssh.
             unsafe { libc::kill(forward.pid as i32, libc::SIGTERM) };
         }
-        match std::fs::remove_file(self.path(name)) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
-            _ => Ok(()),
-        }
+        remove_if_exists(&self.path(name))
     }
 
     fn path(&self, name: &str) -> PathBuf {

@@ -7,13 +7,14 @@ pub mod orphans;
 pub mod ports;
 pub mod run_as;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
 use crate::engine::Engine;
+use crate::engine::helper::remove_on_error;
 use crate::engine::image_config::ImageConfig;
 use crate::engine::labels::ContainerLabels;
 use crate::engine::types::{Bind, Container, ContainerSpec, ImageInfo, Limits, PublishedPort, StartError};
@@ -239,8 +240,7 @@ impl Context {
         let all = self.engine.list(None).await?;
         let mut state = load_state(&lock, Some(&self.own(&all)))?;
         reclaim_leases(&mut state, &all);
-        let mut taken: BTreeSet<u16> = state.leased_ports_except(self.env_name()).into_iter().collect();
-        taken.extend(all.iter().flat_map(|c| c.ports.values().map(|port| port.host)));
+        let mut taken = ports::taken(Some(&state), &all, self.env_name());
 
         let previous = state.environments.get(self.env_name());
         let token = match previous {
@@ -255,39 +255,35 @@ impl Context {
             let started_as = StartedAs { image: &image, config: image_config, run_as: &run_as, ui };
             let spec = self.spec(&started_as, &settings, &token, &host_ports)?;
             self.engine.create(&spec).await?;
-            if let Err(err) = self.check_remote_folder(&spec.name).await {
+            let started = remove_on_error(&self.engine, &spec.name, async {
+                self.check_remote_folder(&spec.name).await?;
+                if let Some(claim) = &run_as.claim {
+                    self.engine.own_folder(&spec.name, &claim.path, claim.uid, claim.gid).await?;
+                }
+                match self.engine.start(&spec.name).await {
+                    Ok(()) => Ok(true),
+                    Err(StartError::PortTaken(_)) => Ok(false),
+                    Err(StartError::Other(err)) => Err(err),
+                }
+            })
+            .await?;
+            if !started {
+                // Taken since it was chosen: try others.
                 self.engine.remove(&spec.name).await?;
-                return Err(err);
+                taken.extend(host_ports.values());
+                continue;
             }
-            if let Some(claim) = &run_as.claim
-                && let Err(err) = self.engine.own_folder(&spec.name, &claim.path, claim.uid, claim.gid).await
-            {
-                self.engine.remove(&spec.name).await?;
-                return Err(err);
-            }
-            match self.engine.start(&spec.name).await {
-                Ok(()) => {
-                    let record = EnvRecord {
-                        folder: self.project.folder.clone(),
-                        token,
-                        ports: host_ports,
-                        leased: true,
-                        baseline: Some(inspected.id),
-                    };
-                    state.environments.insert(self.env_name().to_string(), record);
-                    lock.write(&state)?;
-                    drop(lock);
-                    return self.container().await?.context("the container vanished right after it started");
-                }
-                Err(StartError::PortTaken(_)) => {
-                    self.engine.remove(&spec.name).await?;
-                    taken.extend(host_ports.values());
-                }
-                Err(StartError::Other(err)) => {
-                    self.engine.remove(&spec.name).await?;
-                    return Err(err);
-                }
-            }
+            let record = EnvRecord {
+                folder: self.project.folder.clone(),
+                token,
+                ports: host_ports,
+                leased: true,
+                baseline: Some(inspected.id),
+            };
+            state.environments.insert(self.env_name().to_string(), record);
+            lock.write(&state)?;
+            drop(lock);
+            return self.container().await?.context("the container vanished right after it started");
         }
         hinted!(
             "the engine refused every port jenv tried";

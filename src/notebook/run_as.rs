@@ -14,7 +14,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::state::{StateDir, write_atomic};
+use crate::state::files::write_atomic;
+use crate::state::{StateDir, Sub};
 
 /// Where the Jupyter config folder for root is mounted in the container.
 /// Under the tmpfs `/tmp`, so not even its mount point reaches a snapshot.
@@ -124,7 +125,7 @@ pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
 /// serving `root_dir`, and returns the folder to mount. One folder per environment, as each
 /// serves its own mounted folder.
 pub fn write_allow_root_config(state: &StateDir, env_name: &str, root_dir: &str) -> Result<PathBuf> {
-    let folder = state.path("jupyter-config").join(env_name);
+    let folder = state.sub(Sub::JupyterConfig).join(env_name);
     std::fs::create_dir_all(&folder)?;
     let dir = serde_json::to_string(root_dir)?;
     let notebook = format!(r#"{{"NotebookApp": {{"allow_root": true, "notebook_dir": {dir}}}}}"#);

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
+use crate::engine::helper::with_helper;
 use crate::engine::types::{Container, StartError};
 use crate::error::hinted;
 use crate::notebook::Context;
 use crate::packages::{self, Change, Installed};
+use crate::state::files::write_atomic;
 use crate::state::run_env::RunEnv;
-use crate::state::{Loaded, StateDir, write_atomic};
+use crate::state::{Loaded, StateDir, Sub};
 
 /// Listings per image ID, kept in jenv's state: an image never changes, so neither does its listing.
 pub struct Listings {
@@ -20,7 +22,7 @@ pub struct Listings {
 
 impl Listings {
     pub fn new(state: &StateDir) -> Listings {
-        Listings { dir: state.path("listings") }
+        Listings { dir: state.sub(Sub::Listings) }
     }
 
     pub fn load(&self, image_id: &str) -> Option<String> {
@@ -90,15 +92,12 @@ impl Context {
         }
         let mut helper = self.helper_spec(image, "list");
         helper.user = container.user.clone();
-        self.engine.create(&helper).await?;
-        let listed = async {
-            self.engine.start(&helper.name).await.map_err(StartError::into_error).context("cannot start a helper")?;
-            let helper_view = Container { id: helper.name.clone(), ..container.clone() };
+        let listing = with_helper(&self.engine, &helper, async |name: &str| {
+            self.engine.start(name).await.map_err(StartError::into_error).context("cannot start a helper")?;
+            let helper_view = Container { id: name.to_string(), ..container.clone() };
             self.list_packages(&helper_view, false).await
-        }
-        .await;
-        self.engine.remove(&helper.name).await?;
-        let listing = listed?;
+        })
+        .await?;
         listings.save(image, &listing)?;
         Ok(listing)
     }

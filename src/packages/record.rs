@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::packages::{Change, Manager};
-use crate::state::{StateDir, write_atomic};
+use crate::state::files::{read_text, remove_if_exists, write_atomic, write_shared};
+use crate::state::{StateDir, Sub};
 
 pub const LOCK_FILE: &str = ".jupyter-env.lock";
 
@@ -94,7 +95,7 @@ pub struct Records {
 
 impl Records {
     pub fn new(state: &StateDir, env_name: &str) -> Records {
-        Records { dir: state.path("snapshots").join(env_name) }
+        Records { dir: state.sub(Sub::Snapshots).join(env_name) }
     }
 
     pub fn save(&self, record: &Record) -> Result<()> {
@@ -107,10 +108,7 @@ impl Records {
     }
 
     pub fn remove(&self, tag: &str) -> Result<()> {
-        match fs::remove_file(self.path(tag)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
-        }
+        remove_if_exists(&self.path(tag))
     }
 
     fn path(&self, tag: &str) -> PathBuf {
@@ -124,20 +122,12 @@ pub fn read_lock(folder: &Path) -> Result<Option<Record>> {
 }
 
 pub fn write_lock(folder: &Path, record: &Record) -> Result<()> {
-    let path = folder.join(LOCK_FILE);
-    write_atomic(&path, record.to_toml().as_bytes())?;
     // Shared with the project like the manifest, unlike jenv's private state.
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o644))?;
-    Ok(())
+    write_shared(&folder.join(LOCK_FILE), record.to_toml().as_bytes())
 }
 
 fn read_optional(path: &Path) -> Result<Option<Record>> {
-    match fs::read_to_string(path) {
-        Ok(text) => Record::parse(&text, path).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
+    read_text(path)?.map(|text| Record::parse(&text, path)).transpose()
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use crate::engine::types::ImageInfo;
 use crate::notebook::Context;
 use crate::packages::record::{self, Record, Records};
 use crate::state::env_lock::OpLocks;
-use crate::state::{StateDir, write_atomic};
+use crate::state::files::{read_text, remove_if_exists, write_atomic};
+use crate::state::{StateDir, Sub};
 
 /// What a snapshot writes down before it commits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +52,7 @@ pub struct Pending {
 
 impl Pending {
     pub fn new(state: &StateDir, env_name: &str) -> Pending {
-        Pending { dir: state.path("snapshots").join(env_name) }
+        Pending { dir: state.sub(Sub::Snapshots).join(env_name) }
     }
 
     pub fn save(&self, pending: &PendingSnapshot) -> Result<()> {
@@ -62,13 +63,10 @@ impl Pending {
 
     pub fn load(&self, tag: &str) -> Result<Option<PendingSnapshot>> {
         let path = self.path(tag);
-        match fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .with_context(|| format!("{} is not a pending snapshot jenv can read", path.display())),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-        }
+        let Some(text) = read_text(&path)? else { return Ok(None) };
+        serde_json::from_str(&text)
+            .map(Some)
+            .with_context(|| format!("{} is not a pending snapshot jenv can read", path.display()))
     }
 
     /// Every pending snapshot of the folder, oldest first.
@@ -85,12 +83,7 @@ impl Pending {
     }
 
     pub fn remove(&self, tag: &str) -> Result<()> {
-        match fs::remove_file(self.path(tag)) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                Err(err).with_context(|| format!("cannot remove {}", self.path(tag).display()))
-            }
-            _ => Ok(()),
-        }
+        remove_if_exists(&self.path(tag))
     }
 
     fn path(&self, tag: &str) -> PathBuf {

@@ -12,6 +12,7 @@ use anyhow::{Context as _, Result};
 
 use crate::packages::baseline::Listings;
 
+use crate::engine::helper::{self, with_helper};
 use crate::engine::image_config::ImageConfig;
 use crate::engine::labels::{self, SnapshotLabels};
 use crate::engine::types::{Container, ContainerSpec};
@@ -51,7 +52,7 @@ pub struct Snapshot {
 
 /// The layer count at which a snapshot is flattened: `JENV_FLATTEN_LAYERS`, else the default.
 pub fn flatten_threshold() -> usize {
-    std::env::var("JENV_FLATTEN_LAYERS").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_FLATTEN_LAYERS)
+    crate::manifest::user_config::number_from_env("JENV_FLATTEN_LAYERS").unwrap_or(DEFAULT_FLATTEN_LAYERS)
 }
 
 impl Context {
@@ -273,13 +274,14 @@ impl Context {
     /// the new image ID. The unflattened image is removed.
     pub async fn flatten(&self, image: &str, tag: &str, config: &ImageConfig) -> Result<String> {
         let helper = self.helper_spec(image, "flatten");
-        self.engine.create(&helper).await?;
         let repository = &self.project.manifest.repository;
-        let spinner = Spinner::new("flattening the snapshot into one layer");
-        let imported = self.engine.import_filesystem(&helper.name, repository, tag, config.dockerfile_changes()).await;
-        spinner.finish();
-        self.engine.remove(&helper.name).await?;
-        imported?;
+        with_helper(&self.engine, &helper, async |name: &str| {
+            let spinner = Spinner::new("flattening the snapshot into one layer");
+            let imported = self.engine.import_filesystem(name, repository, tag, config.dockerfile_changes()).await;
+            spinner.finish();
+            imported
+        })
+        .await?;
         let reference = format!("{repository}:{tag}");
         let flat =
             self.engine.inspect_image(&reference).await?.map(|i| i.id).context("the flattened image vanished")?;
@@ -291,20 +293,7 @@ impl Context {
 
     /// A short-lived container that is never listed as an environment.
     pub fn helper_spec(&self, image: &str, purpose: &str) -> ContainerSpec {
-        let labels = labels::helper(&self.state.root.display().to_string());
-        ContainerSpec {
-            name: format!("{}-{purpose}-{}", self.project.container_name(), std::process::id()),
-            image: image.to_string(),
-            user: String::new(),
-            env: Vec::new(),
-            labels,
-            binds: Vec::new(),
-            working_dir: String::new(),
-            ports: Default::default(),
-            tmpfs: vec!["/tmp".to_string()],
-            entrypoint: Some(vec!["sleep".to_string(), "infinity".to_string()]),
-            cmd: None,
-            limits: Default::default(),
-        }
+        let name = format!("{}-{purpose}-{}", self.project.container_name(), std::process::id());
+        helper::idle_spec(name, image, &self.state.root.display().to_string())
     }
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
+use crate::engine::helper::with_helper;
 use crate::engine::image_config::ImageConfig;
 use crate::engine::types::{Bind, ExecTarget, StartError};
 use crate::error::{Hinted, hinted};
@@ -59,16 +60,14 @@ impl Context {
         helper.working_dir = run_as.working_dir.clone().unwrap_or(mount);
         helper.user = run_as.user.clone();
         let exec_env = vars.exec_env()?;
-        self.engine.create(&helper).await?;
-        let rebuilt = async {
+        let rebuilt = with_helper(&self.engine, &helper, async |name: &str| {
             if let Some(claim) = &run_as.claim {
-                self.engine.own_folder(&helper.name, &claim.path, claim.uid, claim.gid).await?;
+                self.engine.own_folder(name, &claim.path, claim.uid, claim.gid).await?;
             }
-            let target = ExecTarget { container: &helper.name, user: &run_as.exec_user, env: &exec_env };
+            let target = ExecTarget { container: name, user: &run_as.exec_user, env: &exec_env };
             self.install_and_commit(&target, record, config).await
-        }
+        })
         .await;
-        self.engine.remove(&helper.name).await?;
         vars.remove()?;
         rebuilt
     }

@@ -7,6 +7,7 @@
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 
+use crate::engine::helper::with_helper;
 use crate::engine::labels::{self, SnapshotLabels};
 use crate::engine::reference;
 use crate::engine::registry::{self, Credentials};
@@ -115,13 +116,12 @@ impl Context {
         };
         let repository = &self.project.manifest.repository;
         let spinner = Spinner::new(&format!("copying {tag} without this machine's paths"));
-        self.engine.create(&helper).await?;
-        let committed = self.engine.commit(&helper.name, repository, tag, config, false).await;
-        let removed = self.engine.remove(&helper.name).await;
+        let copy = with_helper(&self.engine, &helper, async |name: &str| {
+            self.engine.commit(name, repository, tag, config, false).await
+        })
+        .await;
         spinner.finish();
-        let copy = committed?;
-        removed?;
-        Ok(Some(copy))
+        Ok(Some(copy?))
     }
 
     /// Names `copy` by every one of `tags` and pushes them.

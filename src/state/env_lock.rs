@@ -5,14 +5,15 @@
 //! The state lock (`state.lock`) guards the port leases for a moment; this one may be held for
 //! the seconds a commit takes, and only by commands about the same folder.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::state::StateDir;
+use crate::state::files::private_dir;
+use crate::state::{StateDir, Sub};
 
 /// Held while an operation runs; the lock is released when it drops.
 #[derive(Debug)]
@@ -26,7 +27,7 @@ pub struct OpLocks {
 
 impl OpLocks {
     pub fn new(state: &StateDir) -> OpLocks {
-        OpLocks { dir: state.path("locks") }
+        OpLocks { dir: state.sub(Sub::Locks) }
     }
 
     /// Takes the lock for `env_name`, waiting (and saying so on stderr) while another jenv
@@ -67,11 +68,7 @@ impl OpLocks {
     }
 
     fn open(&self, env_name: &str) -> Result<File> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .with_context(|| format!("cannot create {}", self.dir.display()))?;
+        private_dir(&self.dir)?;
         let path = self.path(env_name);
         OpenOptions::new()
             .create(true)

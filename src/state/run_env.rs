@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::state::write_atomic;
+use crate::state::Sub;
+use crate::state::files::{private_dir, read_text, remove_if_exists, write_atomic};
 
 /// Where the variables file is mounted in the container.
 pub const TARGET: &str = "/tmp/jenv-env.sh";
@@ -32,12 +33,12 @@ pub struct RunEnv {
 impl RunEnv {
     /// `home` is the state folder the environment belongs to (its `jenv.home` label).
     pub fn new(home: &Path, env_name: &str) -> RunEnv {
-        RunEnv { dir: home.join("runtime"), name: env_name.to_string() }
+        RunEnv { dir: home.join(Sub::Runtime.dir_name()), name: env_name.to_string() }
     }
 
     /// Writes the variables and returns the shell file to mount at [`TARGET`].
     pub fn write(&self, vars: &[(String, String)]) -> Result<PathBuf> {
-        crate::state::StateDir { root: self.dir.clone() }.ensure_exists()?;
+        private_dir(&self.dir)?;
         let map: BTreeMap<&str, &str> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         write_atomic(&self.path("json"), serde_json::to_string(&map)?.as_bytes())?;
         let script: String = vars.iter().map(|(k, v)| format!("{k}={}\n", shell_quote(v))).collect();
@@ -59,12 +60,7 @@ impl RunEnv {
     /// Forgets the variables, once their container is gone.
     pub fn remove(&self) -> Result<()> {
         for extension in ["json", "sh"] {
-            match std::fs::remove_file(self.path(extension)) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(err).with_context(|| format!("cannot remove {}", self.path(extension).display()));
-                }
-                _ => {}
-            }
+            remove_if_exists(&self.path(extension))?;
         }
         Ok(())
     }
@@ -72,12 +68,9 @@ impl RunEnv {
     /// Every variable the container was started with (empty when jenv kept no copy).
     pub fn variables(&self) -> Result<BTreeMap<String, String>> {
         let path = self.path("json");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is unreadable", path.display())),
-            // A container made before jenv kept this file, or by another user: no variables.
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-        }
+        // None: a container made before jenv kept this file, or by another user: no variables.
+        let Some(text) = read_text(&path)? else { return Ok(BTreeMap::new()) };
+        serde_json::from_str(&text).with_context(|| format!("{} is unreadable", path.display()))
     }
 
     fn path(&self, extension: &str) -> PathBuf {

@@ -32,11 +32,7 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// The quiet time after the last write before the watcher acts: `JENV_WATCH_DEBOUNCE_MS`
 /// (for editors or file systems that save in slower steps), else 100 ms.
 fn debounce() -> Duration {
-    std::env::var("JENV_WATCH_DEBOUNCE_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(DEBOUNCE)
+    crate::manifest::user_config::millis_from_env("JENV_WATCH_DEBOUNCE_MS", DEBOUNCE)
 }
 /// How often installs made inside the notebook are looked for.
 const PACKAGE_POLL: Duration = Duration::from_secs(2);
