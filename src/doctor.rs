@@ -316,7 +316,7 @@ fn locks(state: &StateDir) -> Check {
     let mut count = 0;
     if dir.exists() {
         problems.check_private(&dir, 0o700, true);
-        let ops = crate::state::env_lock::OpLocks::new(state);
+        let ops = crate::state::env_lock::EnvLocks::new(state);
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
             let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".lock")) else {

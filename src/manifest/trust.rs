@@ -23,7 +23,7 @@ use crate::state::files::{read_text, write_atomic};
 const FILE: &str = "trust.json";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Records {
+struct TrustFile {
     /// Manifest path -> what was trusted there.
     manifests: BTreeMap<PathBuf, Trusted>,
 }
@@ -93,16 +93,16 @@ impl TrustStore {
         Ok(removed)
     }
 
-    fn update(&self, change: impl FnOnce(&mut Records)) -> Result<()> {
+    fn update(&self, change: impl FnOnce(&mut TrustFile)) -> Result<()> {
         let _lock = self.state.lock()?;
         let mut records = self.read()?;
         change(&mut records);
         write_atomic(&self.state.path(FILE), serde_json::to_string_pretty(&records)?.as_bytes())
     }
 
-    fn read(&self) -> Result<Records> {
+    fn read(&self) -> Result<TrustFile> {
         let path = self.state.path(FILE);
-        let Some(text) = read_text(&path)? else { return Ok(Records::default()) };
+        let Some(text) = read_text(&path)? else { return Ok(TrustFile::default()) };
         serde_json::from_str(&text).map_err(|err| {
             Hinted::new(
                 format!("{} is unreadable: {err}", path.display()),
@@ -141,7 +141,7 @@ pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()>
         .into());
     }
     eprintln!("{} is not trusted: {why}.", file.path.display());
-    eprint!("{}", describe(&verdict, &file, &project.manifest, &project.folder));
+    eprint!("{}", review_text(&verdict, &file, &project.manifest, &project.folder));
     if !crate::ui::prompt::confirm("trust it and go on?")? {
         return Err(Hinted::new(
             format!("{} is not trusted; nothing was started", file.path.display()),
@@ -155,7 +155,7 @@ pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()>
 
 /// What a person deciding on trust should read: the whole manifest (or the diff from the
 /// trusted text), then everything it hands the container beyond its own folder.
-pub fn describe(verdict: &Verdict, file: &ManifestFile, manifest: &Manifest, folder: &Path) -> String {
+pub fn review_text(verdict: &Verdict, file: &ManifestFile, manifest: &Manifest, folder: &Path) -> String {
     let mut out = match verdict {
         Verdict::Changed { trusted_text } => {
             format!("changes since you trusted it:\n{}", line_diff(trusted_text, &file.text))

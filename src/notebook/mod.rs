@@ -23,9 +23,9 @@ use crate::manifest::keys::{self, Resources, Ui};
 use crate::manifest::{self, JUPYTER_PORT, Project};
 use crate::notebook::forward::Forwards;
 use crate::notebook::run_as::RunAs;
-use crate::state::env_lock::{OpLock, OpLocks};
+use crate::state::env_lock::{EnvLock, EnvLocks};
 use crate::state::run_env::{self, RunEnv};
-use crate::state::{EnvRecord, Loaded, State, StateDir, StateLock};
+use crate::state::{EnvState, Loaded, State, StateDir, StateLock};
 use crate::ui::progress::Spinner;
 
 /// How often readiness is polled; short, so `jenv up` returns soon after Jupyter answers.
@@ -127,13 +127,13 @@ impl Context {
     }
 
     /// Takes this environment's operation lock, waiting for another jenv command that holds it.
-    pub async fn op_lock(&self, activity: &str) -> Result<OpLock> {
-        OpLocks::new(&self.state).acquire(self.env_name(), activity).await
+    pub async fn op_lock(&self, activity: &str) -> Result<EnvLock> {
+        EnvLocks::new(&self.state).acquire(self.env_name(), activity).await
     }
 
     /// What another jenv command is doing to this environment right now, if anything.
     pub fn busy(&self) -> Option<String> {
-        OpLocks::new(&self.state).busy(self.env_name())
+        EnvLocks::new(&self.state).busy(self.env_name())
     }
 
     pub async fn running(&self, container: Container) -> Result<Running> {
@@ -177,7 +177,7 @@ impl Context {
     }
 
     /// [`Context::down`] for a caller that already holds the folder's operation lock.
-    pub async fn down_locked(&self, _op: &OpLock) -> Result<bool> {
+    pub async fn down_locked(&self, _op: &EnvLock) -> Result<bool> {
         let existed = self.container().await?.is_some();
         let name = self.project.container_name();
         self.engine.stop(&name, STOP_TIMEOUT_SECS).await?;
@@ -191,7 +191,7 @@ impl Context {
     }
 
     /// Changes a field of this folder's state record under the lock.
-    pub fn update_record(&self, change: impl FnOnce(&mut EnvRecord)) -> Result<()> {
+    pub fn update_record(&self, change: impl FnOnce(&mut EnvState)) -> Result<()> {
         let lock = self.state.lock()?;
         let mut state = load_state(&lock, None)?;
         if let Some(record) = state.environments.get_mut(self.env_name()) {
@@ -273,7 +273,7 @@ impl Context {
                 taken.extend(host_ports.values());
                 continue;
             }
-            let record = EnvRecord {
+            let record = EnvState {
                 folder: self.project.folder.clone(),
                 token,
                 ports: host_ports,
@@ -591,7 +591,7 @@ fn load_state(lock: &StateLock, engine_view: Option<&[Container]>) -> Result<Sta
 fn rebuild_state(containers: &[Container]) -> State {
     let mut state = State::default();
     for container in containers {
-        let record = EnvRecord {
+        let record = EnvState {
             folder: container.folder.clone().into(),
             token: String::new(),
             ports: container.host_ports(),

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::engine::labels::{self, SnapshotLabels};
 use crate::engine::types::ImageInfo;
 use crate::notebook::Context;
-use crate::packages::record::{self, Record, Records};
-use crate::state::env_lock::OpLocks;
+use crate::packages::record::{self, PackageRecord, RecordStore};
+use crate::state::env_lock::EnvLocks;
 use crate::state::files::{read_text, remove_if_exists, write_atomic};
 use crate::state::{StateDir, Sub};
 
@@ -150,7 +150,7 @@ impl Context {
         if pending.all()?.iter().all(|p| p.interrupted) {
             return Ok(Vec::new());
         }
-        let locks = OpLocks::new(&self.state);
+        let locks = EnvLocks::new(&self.state);
         let Some(_op) = locks.try_acquire(self.env_name(), "jenv finishing an interrupted snapshot")? else {
             return Ok(Vec::new());
         };
@@ -201,10 +201,10 @@ impl Context {
                 let parent = self.engine.inspect_image(&snapshot.parent).await?.and_then(|i| i.size);
                 // The commit's own layer, as the snapshot measures it.
                 record.size_added = inspected.size.zip(parent).map_or(0, |(size, parent)| size - parent);
-                Records::new(&self.state, self.env_name()).save(&record)?;
+                RecordStore::new(&self.state, self.env_name()).save(&record)?;
                 if current {
                     self.engine.tag(&image, repository, "latest").await?;
-                    record::write_lock(&self.project.folder, &record)?;
+                    record::write_folder_record(&self.project.folder, &record)?;
                 }
                 if baseline {
                     self.update_record(|r| r.baseline = Some(image.clone()))?;
@@ -230,9 +230,9 @@ impl Context {
 }
 
 /// The record a snapshot image carries as a label, if it is the record of `tag`.
-fn record_label(image: &ImageInfo, tag: &str) -> Option<Record> {
+fn record_label(image: &ImageInfo, tag: &str) -> Option<PackageRecord> {
     let labels = SnapshotLabels::from_map(&image.labels);
-    let record = Record::parse(labels.record.as_deref()?, std::path::Path::new(labels::RECORD)).ok()?;
+    let record = PackageRecord::parse(labels.record.as_deref()?, std::path::Path::new(labels::RECORD)).ok()?;
     (labels.tag == tag && record.snapshot == tag).then_some(record)
 }
 
@@ -320,7 +320,7 @@ mod tests {
         store.save(&newer).unwrap();
         store.save(&older).unwrap();
         // A record beside them is no pending snapshot.
-        Records::new(&StateDir { root: tmp.path().into() }, "env").save(&Record::default()).unwrap();
+        RecordStore::new(&StateDir { root: tmp.path().into() }, "env").save(&PackageRecord::default()).unwrap();
         assert_eq!(store.all().unwrap(), [older.clone(), newer.clone()]);
         store.remove(&older.tag).unwrap();
         store.remove(&older.tag).unwrap();

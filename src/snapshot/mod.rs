@@ -19,10 +19,10 @@ use crate::engine::types::{Container, ContainerSpec};
 use crate::error::hinted;
 use crate::notebook::Context;
 use crate::packages::installers;
-use crate::packages::record::{self, Record, Records};
+use crate::packages::record::{self, PackageRecord, RecordStore};
 use crate::packages::{self, Change, Manager};
 use crate::snapshot::interrupted::{Pending, PendingSnapshot};
-use crate::state::env_lock::OpLock;
+use crate::state::env_lock::EnvLock;
 use crate::ui::progress::Spinner;
 
 /// overlay2 refuses images past 128 layers; flatten well before that.
@@ -64,7 +64,7 @@ impl Context {
     }
 
     /// [`Context::snapshot`] for a caller that already holds the folder's operation lock.
-    pub async fn snapshot_locked(&self, _op: &OpLock, message: &str, force_flatten: bool) -> Result<Snapshot> {
+    pub async fn snapshot_locked(&self, _op: &EnvLock, message: &str, force_flatten: bool) -> Result<Snapshot> {
         let started = Instant::now();
         let container = self.require_running(self.container().await?)?;
         let (baseline, before) = self.baseline_packages(&container).await?;
@@ -124,8 +124,8 @@ impl Context {
         self.engine.tag(&image, repository, "latest").await?;
 
         record.size_added = size_added;
-        Records::new(&self.state, self.env_name()).save(&record)?;
-        record::write_lock(&self.project.folder, &record)?;
+        RecordStore::new(&self.state, self.env_name()).save(&record)?;
+        record::write_folder_record(&self.project.folder, &record)?;
         Listings::new(&self.state).save(&image, &listing)?;
         self.update_record(|r| r.baseline = Some(image.clone()))?;
         // Last: until this note is gone, the next command can finish what a kill left.
@@ -214,20 +214,20 @@ impl Context {
     }
 
     /// The record of the baseline image: its snapshot's record, or an empty record on the base.
-    async fn record_of(&self, image: &str) -> Result<Record> {
+    async fn record_of(&self, image: &str) -> Result<PackageRecord> {
         let labels = self.engine.inspect_image(image).await?.map(|i| SnapshotLabels::from_map(&i.labels));
-        let fresh = Record { base_image: self.project.manifest.image.clone(), ..Default::default() };
+        let fresh = PackageRecord { base_image: self.project.manifest.image.clone(), ..Default::default() };
         let Some(SnapshotLabels { tag, record: carried, .. }) = labels.filter(|l| !l.tag.is_empty()) else {
             return Ok(fresh);
         };
-        if let Some(record) = Records::new(&self.state, self.env_name()).load(&tag)? {
+        if let Some(record) = RecordStore::new(&self.state, self.env_name()).load(&tag)? {
             return Ok(record);
         }
         // A snapshot pulled from a registry carries its record.
         if let Some(text) = carried {
-            return Record::parse(&text, std::path::Path::new(labels::RECORD));
+            return PackageRecord::parse(&text, std::path::Path::new(labels::RECORD));
         }
-        match record::read_lock(&self.project.folder)? {
+        match record::read_folder_record(&self.project.folder)? {
             Some(record) if record.snapshot == tag => Ok(record),
             _ => {
                 eprintln!("warning: no record of snapshot {tag}; the new record lists only changes made since it");
@@ -255,7 +255,7 @@ impl Context {
         tag: &str,
         created: u64,
         message: &str,
-        record: Option<&Record>,
+        record: Option<&PackageRecord>,
     ) -> ImageConfig {
         let labels = SnapshotLabels {
             name: self.env_name().to_string(),
@@ -264,7 +264,7 @@ impl Context {
             tag: tag.to_string(),
             created,
             message: message.to_string(),
-            record: record.map(Record::to_toml),
+            record: record.map(PackageRecord::to_toml),
         };
         labels.apply(&mut config);
         config

@@ -11,7 +11,7 @@ use crate::engine::types::{Bind, ExecTarget, StartError};
 use crate::error::{Hinted, hinted};
 use crate::notebook::Context;
 use crate::notebook::run_as;
-use crate::packages::record::{self, LOCK_FILE, Record, Records};
+use crate::packages::record::{self, PackageRecord, RECORD_FILE, RecordStore};
 use crate::snapshot::clock;
 use crate::state::run_env::{self, RunEnv};
 use crate::ui::progress::Spinner;
@@ -22,11 +22,11 @@ const HELPER_POLL: Duration = Duration::from_millis(100);
 impl Context {
     /// Installs the recorded packages on the base image in a helper container and commits it as
     /// a new snapshot; returns its record.
-    pub async fn rebuild(&self) -> Result<Record> {
+    pub async fn rebuild(&self) -> Result<PackageRecord> {
         let _op = self.op_lock("jenv rebuild").await?;
-        let Some(record) = record::read_lock(&self.project.folder)? else {
+        let Some(record) = record::read_folder_record(&self.project.folder)? else {
             hinted!(
-                "nothing to rebuild from: {} has no {LOCK_FILE}",
+                "nothing to rebuild from: {} has no {RECORD_FILE}",
                 self.project.folder.display();
                 "take a snapshot first (`jenv snapshot`); it writes the record rebuild needs"
             );
@@ -96,7 +96,7 @@ impl Context {
     }
 
     /// Refuses before installing anything when the record needs conda and the image has none.
-    async fn check_conda(&self, target: &ExecTarget<'_>, record: &Record) -> Result<Option<String>> {
+    async fn check_conda(&self, target: &ExecTarget<'_>, record: &PackageRecord) -> Result<Option<String>> {
         if record.conda.is_empty() && record.conda_removed.is_empty() {
             return Ok(None);
         }
@@ -107,7 +107,7 @@ impl Context {
         }
         let names: Vec<&str> = record.conda.keys().chain(record.conda_removed.iter()).map(String::as_str).collect();
         hinted!(
-            "cannot rebuild: {LOCK_FILE} lists conda packages ({}) but the base image {} has neither conda nor mamba; nothing was installed",
+            "cannot rebuild: {RECORD_FILE} lists conda packages ({}) but the base image {} has neither conda nor mamba; nothing was installed",
             names.join(", "),
             self.project.manifest.image;
             "set `image` in .jupyter-env to a conda-based image (e.g. a Jupyter docker-stacks image), or remove the conda entries from .jupyter-env.lock"
@@ -117,9 +117,9 @@ impl Context {
     async fn install_and_commit(
         &self,
         target: &ExecTarget<'_>,
-        mut record: Record,
+        mut record: PackageRecord,
         config: ImageConfig,
-    ) -> Result<Record> {
+    ) -> Result<PackageRecord> {
         let helper = target.container;
         self.start_idle_helper(helper).await?;
         let conda = self.check_conda(target, &record).await?;
@@ -137,7 +137,7 @@ impl Context {
         }
         record.created = clock::now_secs();
         record.snapshot = format!("{}-rebuilt", clock::tag(record.created));
-        record.message = format!("rebuilt from {LOCK_FILE}");
+        record.message = format!("rebuilt from {RECORD_FILE}");
         record.size_added = 0;
         let repository = &self.project.manifest.repository;
         let config = self.snapshot_config(config, &record.snapshot, record.created, &record.message, Some(&record));
@@ -146,14 +146,14 @@ impl Context {
         spinner.finish();
         let image = committed?;
         self.engine.tag(&image, repository, "latest").await?;
-        Records::new(&self.state, self.env_name()).save(&record)?;
-        record::write_lock(&self.project.folder, &record)?;
+        RecordStore::new(&self.state, self.env_name()).save(&record)?;
+        record::write_folder_record(&self.project.folder, &record)?;
         Ok(record)
     }
 }
 
 /// The installer commands that turn the base image into the recorded environment.
-fn install_steps(record: &Record, conda: &str) -> Vec<Vec<String>> {
+fn install_steps(record: &PackageRecord, conda: &str) -> Vec<Vec<String>> {
     let step = |head: &[&str], items: Vec<String>| -> Option<Vec<String>> {
         (!items.is_empty()).then(|| head.iter().map(|s| s.to_string()).chain(items).collect())
     };
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn steps_follow_the_record() {
-        let mut record = Record::default();
+        let mut record = PackageRecord::default();
         assert!(install_steps(&record, "conda").is_empty());
         record.pip.insert("probe".into(), "probe @ file:///w/probe.whl".into());
         record.pip_removed.insert("old".into());

@@ -15,8 +15,8 @@ use crate::engine::transfer::TransferError;
 use crate::engine::types::ContainerSpec;
 use crate::error::{Hinted, hinted};
 use crate::notebook::Context;
-use crate::packages::record::{self, Record, Records};
-use crate::snapshot::history::Entry;
+use crate::packages::record::{self, PackageRecord, RecordStore};
+use crate::snapshot::history::SnapshotInfo;
 use crate::ui::progress::Spinner;
 
 #[derive(Debug, Serialize)]
@@ -64,7 +64,8 @@ impl Context {
             hinted!("this folder has no snapshot to push"; "take one with `jenv snapshot` first");
         };
         // An interrupted snapshot is nobody's to start from.
-        let sent: Vec<&Entry> = if all { history.iter().filter(|e| !e.interrupted).collect() } else { vec![current] };
+        let sent: Vec<&SnapshotInfo> =
+            if all { history.iter().filter(|e| !e.interrupted).collect() } else { vec![current] };
         let credentials = registry::credentials_for(&repository)?;
         for (image, tags) in &tags_by_image(&sent, current) {
             match self.shareable_copy(image, &tags[0]).await? {
@@ -156,7 +157,8 @@ impl Context {
     pub async fn pull(&self) -> Result<Pulled> {
         let host = self.registry_host()?.to_string();
         let repository = &self.project.manifest.repository;
-        let tag = record::read_lock(&self.project.folder)?.map_or_else(|| "latest".to_string(), |r| r.snapshot);
+        let tag =
+            record::read_folder_record(&self.project.folder)?.map_or_else(|| "latest".to_string(), |r| r.snapshot);
         let image = format!("{repository}:{tag}");
         let credentials = registry::credentials_for(repository)?;
         self.engine.pull_with(&image, credentials).await.map_err(|err| refused(&host, &image, "pull", err))?;
@@ -170,7 +172,7 @@ impl Context {
     /// base image; one without a lock has nothing it expects, so it says why and starts fresh.
     pub async fn pull_if_published(&self) -> Result<bool> {
         let Ok(host) = self.registry_host() else { return Ok(false) };
-        let expected = record::read_lock(&self.project.folder)?;
+        let expected = record::read_folder_record(&self.project.folder)?;
         let base = &self.project.manifest.image;
         match self.pull().await {
             Ok(_) => Ok(true),
@@ -197,13 +199,13 @@ impl Context {
         let size = pulled.as_ref().and_then(|i| i.size);
         let labels = pulled.map(|i| SnapshotLabels::from_map(&i.labels)).unwrap_or_default();
         if let Some(text) = &labels.record {
-            let mut record = Record::parse(text, std::path::Path::new(image))?;
+            let mut record = PackageRecord::parse(text, std::path::Path::new(image))?;
             // What it adds to the base image, when the base is here to compare with.
             let base = self.engine.inspect_image(&self.project.manifest.image).await?.and_then(|i| i.size);
             if let (Some(size), Some(base)) = (size, base) {
                 record.size_added = size - base;
             }
-            Records::new(&self.state, self.env_name()).save(&record)?;
+            RecordStore::new(&self.state, self.env_name()).save(&record)?;
         }
         Ok(Some(labels.tag).filter(|tag| !tag.is_empty()))
     }
@@ -211,7 +213,7 @@ impl Context {
 
 /// The tags of `sent` grouped by the image they name, in `sent`'s order (newest first);
 /// `latest` goes with `current`'s image. One copy per image is pushed under all its tags.
-fn tags_by_image<'a>(sent: &[&'a Entry], current: &'a Entry) -> Vec<(&'a str, Vec<String>)> {
+fn tags_by_image<'a>(sent: &[&'a SnapshotInfo], current: &'a SnapshotInfo) -> Vec<(&'a str, Vec<String>)> {
     let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
     let latest = std::iter::once((current.image.as_str(), "latest"));
     for (image, tag) in sent.iter().map(|e| (e.image.as_str(), e.tag.as_str())).chain(latest) {
@@ -258,8 +260,8 @@ fn refused(host: &str, image: &str, verb: &str, err: TransferError) -> anyhow::E
 mod tests {
     use super::*;
 
-    fn entry(tag: &str, image: &str) -> Entry {
-        Entry {
+    fn entry(tag: &str, image: &str) -> SnapshotInfo {
+        SnapshotInfo {
             tag: tag.into(),
             image: image.into(),
             created: 0,
@@ -273,7 +275,7 @@ mod tests {
     #[test]
     fn tags_are_pushed_once_per_image_newest_first_with_latest_beside_the_current_one() {
         let history = [entry("s3", "c"), entry("s2", "b"), entry("s2-again", "b"), entry("s1", "a")];
-        let sent: Vec<&Entry> = history.iter().collect();
+        let sent: Vec<&SnapshotInfo> = history.iter().collect();
         let groups = tags_by_image(&sent, &history[1]);
         let expected = [("c", vec!["s3"]), ("b", vec!["s2", "s2-again", "latest"]), ("a", vec!["s1"])];
         assert_eq!(groups, expected.map(|(image, tags)| (image, tags.into_iter().map(String::from).collect())));

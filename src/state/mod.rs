@@ -145,7 +145,7 @@ pub enum Loaded {
 pub struct State {
     pub version: u32,
     /// Keyed by environment name (the manifest's `name`).
-    pub environments: BTreeMap<String, EnvRecord>,
+    pub environments: BTreeMap<String, EnvState>,
 }
 
 impl Default for State {
@@ -155,7 +155,7 @@ impl Default for State {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvRecord {
+pub struct EnvState {
     pub folder: PathBuf,
     pub token: String,
     /// Host port per port name: leased while `leased`, else the folder's preference for next time.
@@ -191,8 +191,8 @@ mod tests {
         (tmp, dir)
     }
 
-    fn record(port: u16, leased: bool) -> EnvRecord {
-        EnvRecord {
+    fn record(port: u16, leased: bool) -> EnvState {
+        EnvState {
             folder: PathBuf::from("/p"),
             token: "t".repeat(48),
             ports: BTreeMap::from([("jupyter".into(), port)]),
