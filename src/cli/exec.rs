@@ -21,7 +21,7 @@ pub struct ExecArgs {
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
     let ctx = Context::load_trusted("exec").await?;
     let container = ctx.running_container().await?;
-    let env = RunEnv::of(&container).exec_env()?;
+    let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
     let outcome = ctx.engine.exec(&container.exec_target(&env), &container.mount, &args.command, false).await?;
     Ok(exit_code(outcome.exit_code))
 }
@@ -35,11 +35,7 @@ pub async fn shell() -> Result<ExitCode> {
     let shell = "if command -v bash >/dev/null; then exec bash; else exec sh; fi";
     let interactive = if std::io::stdin().is_terminal() { "-it" } else { "-i" };
     // `-e NAME` takes the value from the docker CLI's own environment, so no value shows in `ps`.
-    let env: Vec<(String, String)> = RunEnv::of(&container)
-        .exec_env()?
-        .into_iter()
-        .filter_map(|pair| pair.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
-        .collect();
+    let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
     let status = std::process::Command::new("docker")
         .args(["exec", interactive, "-u", &container.user, "-w", &container.mount])
         .args(env.iter().flat_map(|(name, _)| ["-e", name.as_str()]))
@@ -49,8 +45,8 @@ pub async fn shell() -> Result<ExitCode> {
     match status {
         Ok(status) => Ok(exit_code(status.code().unwrap_or(1).into())),
         Err(err) => hinted!(
-            "install the docker command-line client, or use `jenv exec -- CMD` for one command",
-            "cannot run `docker exec`: {err}"
+            "cannot run `docker exec`: {err}";
+            "install the docker command-line client, or use `jenv exec -- CMD` for one command"
         ),
     }
 }

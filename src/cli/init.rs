@@ -68,7 +68,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     let folder = cwd.canonicalize().with_context(|| format!("cannot resolve {}", cwd.display()))?;
     let path = folder.join(FILE_NAME);
     if path.exists() && !args.force {
-        hinted!("keep it, or overwrite it with `jenv init --force`", "{} already exists", path.display());
+        hinted!("{} already exists", path.display(); "keep it, or overwrite it with `jenv init --force`");
     }
     let (options, notes) = options(args, &folder)?;
     let manifest = Manifest::for_folder(&folder, options)?;

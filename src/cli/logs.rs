@@ -22,7 +22,7 @@ pub struct LogsArgs {
 pub async fn run(args: LogsArgs) -> Result<ExitCode> {
     let ctx = Context::load().await?;
     if ctx.container().await?.is_none() {
-        hinted!("start it with `jenv up`", "{} has no notebook container", ctx.project.folder.display());
+        hinted!("{} has no notebook container", ctx.project.folder.display(); "start it with `jenv up`");
     }
     let mut logs = ctx.engine.logs(&ctx.project.container_name(), args.follow, args.tail);
     loop {

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use crate::engine::{Engine, EnvContainer};
+use crate::engine::Engine;
+use crate::engine::types::Container;
 use crate::notebook::status::NotebookStatus;
 use crate::notebook::{Context, known_tokens, url_of};
 use crate::state::StateDir;
@@ -82,7 +83,7 @@ async fn all() -> Result<Vec<NotebookStatus>> {
     Ok(entries)
 }
 
-async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: EnvContainer) -> Result<NotebookStatus> {
+async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: Container) -> Result<NotebookStatus> {
     // A paused notebook serves again, at the same URL, the moment it is resumed.
     let alive = container.is_running() || container.is_paused();
     let url = if alive { Some(url_of(tokens, engine, &container).await?) } else { None };

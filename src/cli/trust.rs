@@ -26,7 +26,7 @@ pub fn trust(args: TrustArgs) -> Result<ExitCode> {
             Verdict::Changed { .. } => "not trusted (changed since you trusted it)",
         };
         println!("{}: {standing}", file.path.display());
-        print!("{}", trust::describe(&verdict, &file, &project.manifest, &project.folder));
+        print!("{}", trust::review_text(&verdict, &file, &project.manifest, &project.folder));
         return Ok(ExitCode::SUCCESS);
     }
     if verdict == Verdict::Trusted {

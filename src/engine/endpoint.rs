@@ -11,6 +11,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Hinted, hinted};
+use crate::state::files::{read_optional, read_text};
 
 pub const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
 /// A TLS engine's client files, as `docker --tlsverify` reads them.
@@ -158,11 +159,11 @@ impl Endpoint {
             let missing: Vec<&str> = TLS_FILES.iter().copied().filter(|file| !dir.join(file).is_file()).collect();
             if !missing.is_empty() {
                 hinted!(
-                    "put the engine's client files there, or set DOCKER_CERT_PATH to the folder that has them",
                     "{} uses TLS, but {} has no {}",
                     self.host,
                     dir.display(),
-                    missing.join(", ")
+                    missing.join(", ");
+                    "put the engine's client files there, or set DOCKER_CERT_PATH to the folder that has them"
                 );
             }
             return Ok(());
@@ -175,10 +176,10 @@ impl Endpoint {
         }
         let scheme = self.host.split_once("://").map_or(self.host.as_str(), |(scheme, _)| scheme);
         hinted!(
-            "use a unix://, tcp:// or ssh:// engine address",
             "jenv cannot connect to {} (from {}): `{scheme}` engines are not supported",
             self.host,
-            self.source
+            self.source;
+            "use a unix://, tcp:// or ssh:// engine address"
         )
     }
 }
@@ -196,8 +197,8 @@ impl SshTarget {
     pub fn parse(address: &str) -> Result<SshTarget> {
         let refuse = |why: &str| -> Result<SshTarget> {
             hinted!(
-                "use ssh://[user@]host[:port], as the docker CLI takes it",
-                "the ssh engine address {address} {why}"
+                "the ssh engine address {address} {why}";
+                "use ssh://[user@]host[:port], as the docker CLI takes it"
             )
         };
         let Some(rest) = address.strip_prefix("ssh://") else { return refuse("does not start with ssh://") };
@@ -259,9 +260,9 @@ fn current_context(config_dir: &Path) -> Result<Option<String>> {
         current_context: String,
     }
     let path = config_dir.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let text = match read_optional(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(None),
         // As the docker CLI does: a config this user may not read (another user's HOME, as under
         // sudo or setpriv) is warned about and the default engine used.
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
@@ -302,9 +303,9 @@ fn context_endpoint(config_dir: &Path, name: &str, by: ChosenBy) -> Result<Endpo
     }
     let hash = context_hash(name);
     let path = config_dir.join("contexts/meta").join(&hash).join("meta.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let text = match read_text(&path)? {
+        Some(text) => text,
+        None => {
             let (chosen, fix) = match by {
                 ChosenBy::DockerContext => {
                     ("DOCKER_CONTEXT names".to_string(), "unset DOCKER_CONTEXT or set it to a context".to_string())
@@ -315,17 +316,16 @@ fn context_endpoint(config_dir: &Path, name: &str, by: ChosenBy) -> Result<Endpo
                 ),
             };
             hinted!(
-                format!("{fix} that `docker context ls` lists"),
                 "{chosen} the Docker context `{name}`, which does not exist (no {})",
-                path.display()
+                path.display();
+                format!("{fix} that `docker context ls` lists")
             );
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let meta: Meta = serde_json::from_str(&text)
         .with_context(|| format!("cannot read the context `{name}` ({})", path.display()))?;
     let Some(docker) = meta.endpoints.docker.filter(|d| !d.host.is_empty()) else {
-        hinted!("see it with `docker context inspect {name}`", "the Docker context `{name}` has no Docker endpoint");
+        hinted!("the Docker context `{name}` has no Docker endpoint"; "see it with `docker context inspect {name}`");
     };
     let mut endpoint =
         Endpoint { host: docker.host, source: Source::Context { name: name.to_string(), by }, tls: None };
@@ -334,9 +334,9 @@ fn context_endpoint(config_dir: &Path, name: &str, by: ChosenBy) -> Result<Endpo
         endpoint.tls = Some(tls);
     } else if endpoint.is_tcp() && docker.skip_tls_verify {
         hinted!(
-            "give the context its client files (`docker context update --docker ca=...,cert=...,key=...`), or set DOCKER_HOST",
             "the Docker context `{name}` uses TLS without verifying the engine ({}), which jenv does not do",
-            endpoint.host
+            endpoint.host;
+            "give the context its client files (`docker context update --docker ca=...,cert=...,key=...`), or set DOCKER_HOST"
         );
     }
     Ok(endpoint)

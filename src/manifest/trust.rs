@@ -10,19 +10,20 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Hinted;
 use crate::manifest::keys::Gpus;
 use crate::manifest::{FILE_NAME, Manifest, Project};
-use crate::state::{StateDir, write_atomic};
+use crate::state::StateDir;
+use crate::state::files::{read_text, write_atomic, write_shared};
 
 const FILE: &str = "trust.json";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Records {
+struct TrustFile {
     /// Manifest path -> what was trusted there.
     manifests: BTreeMap<PathBuf, Trusted>,
 }
@@ -92,26 +93,23 @@ impl TrustStore {
         Ok(removed)
     }
 
-    fn update(&self, change: impl FnOnce(&mut Records)) -> Result<()> {
+    fn update(&self, change: impl FnOnce(&mut TrustFile)) -> Result<()> {
         let _lock = self.state.lock()?;
         let mut records = self.read()?;
         change(&mut records);
         write_atomic(&self.state.path(FILE), serde_json::to_string_pretty(&records)?.as_bytes())
     }
 
-    fn read(&self) -> Result<Records> {
+    fn read(&self) -> Result<TrustFile> {
         let path = self.state.path(FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|err| {
-                Hinted::new(
-                    format!("{} is unreadable: {err}", path.display()),
-                    "remove it and trust your folders again with `jenv trust`",
-                )
-                .into()
-            }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Records::default()),
-            Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-        }
+        let Some(text) = read_text(&path)? else { return Ok(TrustFile::default()) };
+        serde_json::from_str(&text).map_err(|err| {
+            Hinted::new(
+                format!("{} is unreadable: {err}", path.display()),
+                "remove it and trust your folders again with `jenv trust`",
+            )
+            .into()
+        })
     }
 }
 
@@ -143,7 +141,7 @@ pub async fn require(project: &Project, state: &StateDir, command: &str) -> Resu
         .into());
     }
     eprintln!("{} is not trusted: {why}.", file.path.display());
-    eprint!("{}", describe(&verdict, &file, &project.manifest, &project.folder));
+    eprint!("{}", review_text(&verdict, &file, &project.manifest, &project.folder));
     if !crate::ui::prompt::confirm("trust it and go on?").await? {
         return Err(Hinted::new(
             format!("{} is not trusted; nothing was started", file.path.display()),
@@ -167,15 +165,13 @@ pub fn write_trusted(folder: &Path, manifest: &Manifest, state: &StateDir) -> Re
     // same folder, started at the same moment) must never see it untrusted.
     let file = ManifestFile { path: path.clone(), text: manifest.to_toml() };
     TrustStore::new(state).trust(&file)?;
-    write_atomic(&path, file.text.as_bytes())?;
     // The manifest is meant to be shared with the project, unlike jenv's private state.
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-    Ok(())
+    write_shared(&path, file.text.as_bytes())
 }
 
 /// What a person deciding on trust should read: the whole manifest (or the diff from the
 /// trusted text), then everything it hands the container beyond its own folder.
-pub fn describe(verdict: &Verdict, file: &ManifestFile, manifest: &Manifest, folder: &Path) -> String {
+pub fn review_text(verdict: &Verdict, file: &ManifestFile, manifest: &Manifest, folder: &Path) -> String {
     let mut out = match verdict {
         Verdict::Changed { trusted_text } => {
             format!("changes since you trusted it:\n{}", line_diff(trusted_text, &file.text))

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Hinted, hinted};
 use crate::manifest::keys::Ui;
+use crate::state::files::read_optional;
 
 /// Host ports jenv leases from when neither `JENV_PORT_RANGE` nor `port_range` says otherwise.
 pub const DEFAULT_RANGE: PortRange = PortRange { low: 8888, high: 8999 };
@@ -34,7 +35,7 @@ impl PortRange {
             .and_then(|(low, high)| Some(PortRange { low: low.trim().parse().ok()?, high: high.trim().parse().ok()? }));
         match parsed {
             Some(range) if range.low > 0 && range.low <= range.high => Ok(range),
-            _ => hinted!("set it like JENV_PORT_RANGE=8888-8999", "JENV_PORT_RANGE=`{text}` is not a port range"),
+            _ => hinted!("JENV_PORT_RANGE=`{text}` is not a port range"; "set it like JENV_PORT_RANGE=8888-8999"),
         }
     }
 }
@@ -85,9 +86,9 @@ impl UserConfig {
     }
 
     fn load_from(path: &Path) -> Result<UserConfig> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(UserConfig::default()),
+        let text = match read_optional(path) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(UserConfig::default()),
             // Another user's HOME (as under `sudo -u` without -H): their config is not ours.
             Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
                 eprintln!("warning: cannot read {} ({err}); using jenv's defaults", path.display());
@@ -144,7 +145,17 @@ fn env(name: &str) -> Option<String> {
 
 /// `name` as a whole number of seconds, else `default` (unset, empty or not a number).
 pub fn seconds_from_env(name: &str, default: std::time::Duration) -> std::time::Duration {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).map(std::time::Duration::from_secs).unwrap_or(default)
+    number_from_env(name).map(std::time::Duration::from_secs).unwrap_or(default)
+}
+
+/// A duration in milliseconds from the variable `name`, else `default`.
+pub fn millis_from_env(name: &str, default: std::time::Duration) -> std::time::Duration {
+    number_from_env(name).map(std::time::Duration::from_millis).unwrap_or(default)
+}
+
+/// A number from the variable `name`; `None` when it is unset or not a number.
+pub fn number_from_env<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
 }
 
 #[cfg(test)]

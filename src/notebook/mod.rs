@@ -8,23 +8,25 @@ pub mod ports;
 pub mod run_as;
 pub mod status;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
-use bollard::models::{ImageConfig, ImageInspect};
-
-use crate::engine::{ContainerSpec, Engine, EnvContainer, Limits, StartError, label, ports_label};
+use crate::engine::Engine;
+use crate::engine::helper::remove_on_error;
+use crate::engine::image_config::ImageConfig;
+use crate::engine::labels::ContainerLabels;
+use crate::engine::types::{Bind, Container, ContainerSpec, ImageInfo, Limits, PublishedPort, StartError};
 use crate::error::{Hinted, hinted};
 use crate::manifest::keys::{self, Resources, Ui};
 use crate::manifest::{self, JUPYTER_PORT, Project};
 use crate::notebook::forward::Forwards;
 use crate::notebook::run_as::RunAs;
-use crate::state::env_lock::{OpLock, OpLocks};
+use crate::state::env_lock::{EnvLock, EnvLocks};
 use crate::state::run_env::{self, RunEnv};
-use crate::state::{EnvRecord, Loaded, State, StateDir, StateLock};
+use crate::state::{EnvState, Loaded, State, StateDir, StateLock};
 use crate::ui::progress::Spinner;
 
 /// How often readiness is polled; short, so `jenv up` returns soon after Jupyter answers.
@@ -53,7 +55,7 @@ pub enum Purpose {
 /// A running notebook, as `up`, `url` and `status` report it.
 #[derive(Debug, Clone)]
 pub struct Running {
-    pub container: EnvContainer,
+    pub container: Container,
     pub url: String,
 }
 
@@ -85,17 +87,17 @@ impl Context {
 
     /// This folder's container, if the engine has one. A container of the same name made for
     /// another folder (a copied manifest) is an error, never silently taken over.
-    pub async fn container(&self) -> Result<Option<EnvContainer>> {
+    pub async fn container(&self) -> Result<Option<Container>> {
         let found = self.engine.list(Some(self.env_name())).await?.into_iter().next();
         if let Some(container) = &found
             && Path::new(&container.folder) != self.project.folder
         {
             hinted!(
-                "if this manifest was copied, give this folder its own name: `jenv init --force`",
                 "environment `{}` belongs to {}, not {}",
                 self.env_name(),
                 container.folder,
-                self.project.folder.display()
+                self.project.folder.display();
+                "if this manifest was copied, give this folder its own name: `jenv init --force`"
             );
         }
         Ok(found)
@@ -103,9 +105,9 @@ impl Context {
 
     /// The running container or a clear "start it first" error. A notebook paused while another
     /// jenv command (a snapshot) works on it is waited for.
-    pub async fn running_container(&self) -> Result<EnvContainer> {
+    pub async fn running_container(&self) -> Result<Container> {
         let mut found = self.container().await?;
-        if found.as_ref().is_some_and(EnvContainer::is_paused) && self.busy().is_some() {
+        if found.as_ref().is_some_and(Container::is_paused) && self.busy().is_some() {
             drop(self.op_lock("a jenv command waiting").await?);
             found = self.container().await?;
         }
@@ -113,12 +115,12 @@ impl Context {
     }
 
     /// `found` if it is running, else an error that says what it is instead, in jenv's words.
-    pub fn require_running(&self, found: Option<EnvContainer>) -> Result<EnvContainer> {
+    pub fn require_running(&self, found: Option<Container>) -> Result<Container> {
         match found {
             Some(container) if container.is_running() => Ok(container),
             Some(container) if container.is_paused() => Err(self.paused_outside_jenv()),
             _ => {
-                hinted!("start it with `jenv up`", "the notebook for {} is not running", self.project.folder.display())
+                hinted!("the notebook for {} is not running", self.project.folder.display(); "start it with `jenv up`")
             }
         }
     }
@@ -135,16 +137,16 @@ impl Context {
     }
 
     /// Takes this environment's operation lock, waiting for another jenv command that holds it.
-    pub async fn op_lock(&self, activity: &str) -> Result<OpLock> {
-        OpLocks::new(&self.state).acquire(self.env_name(), activity).await
+    pub async fn op_lock(&self, activity: &str) -> Result<EnvLock> {
+        EnvLocks::new(&self.state).acquire(self.env_name(), activity).await
     }
 
     /// What another jenv command is doing to this environment right now, if anything.
     pub fn busy(&self) -> Option<String> {
-        OpLocks::new(&self.state).busy(self.env_name())
+        EnvLocks::new(&self.state).busy(self.env_name())
     }
 
-    pub async fn running(&self, container: EnvContainer) -> Result<Running> {
+    pub async fn running(&self, container: Container) -> Result<Running> {
         let url = url_of(&known_tokens(&self.state), &self.engine, &container).await?;
         Ok(Running { container, url })
     }
@@ -185,7 +187,7 @@ impl Context {
     }
 
     /// [`Context::down`] for a caller that already holds the folder's operation lock.
-    pub async fn down_locked(&self, _op: &OpLock) -> Result<bool> {
+    pub async fn down_locked(&self, _op: &EnvLock) -> Result<bool> {
         let existed = self.container().await?.is_some();
         let name = self.project.container_name();
         self.engine.stop(&name, STOP_TIMEOUT_SECS).await?;
@@ -199,7 +201,7 @@ impl Context {
     }
 
     /// Changes a field of this folder's state record under the lock.
-    pub fn update_record(&self, change: impl FnOnce(&mut EnvRecord)) -> Result<()> {
+    pub fn update_record(&self, change: impl FnOnce(&mut EnvState)) -> Result<()> {
         let lock = self.state.lock()?;
         let mut state = load_state(&lock, None)?;
         if let Some(record) = state.environments.get_mut(self.env_name()) {
@@ -210,14 +212,14 @@ impl Context {
     }
 
     /// The containers whose leases live in this state folder (tests and users may have several).
-    fn own(&self, containers: &[EnvContainer]) -> Vec<EnvContainer> {
+    fn own(&self, containers: &[Container]) -> Vec<Container> {
         let home = self.state.root.to_string_lossy();
         containers.iter().filter(|c| c.home == home).cloned().collect()
     }
 
     /// Starts the stopped container again, under the folder's lock; `purpose` words the wait
     /// and a failure.
-    pub async fn start_stopped(&self, _op: &OpLock, container: EnvContainer, purpose: Purpose) -> Result<EnvContainer> {
+    pub async fn start_stopped(&self, _lock: &EnvLock, container: Container, purpose: Purpose) -> Result<Container> {
         let spinner = Spinner::new(match purpose {
             Purpose::Restart => "starting the stopped notebook",
             Purpose::CheckInstalls => "starting the stopped notebook to check for installs no snapshot holds",
@@ -227,12 +229,12 @@ impl Context {
         match (started, purpose) {
             (Ok(()), _) => Ok(self.container().await?.unwrap_or(container)),
             (Err(StartError::PortTaken(reason)), Purpose::Restart) => hinted!(
-                "run `jenv down` then `jenv up` to start it on free ports",
-                "the stopped notebook cannot start again: {reason}"
+                "the stopped notebook cannot start again: {reason}";
+                "run `jenv down` then `jenv up` to start it on free ports"
             ),
             (Err(StartError::PortTaken(reason)), Purpose::CheckInstalls) => hinted!(
-                "free that port, or drop the stopped notebook with `jenv down --discard`",
-                "cannot start the stopped notebook to check it: {reason}"
+                "cannot start the stopped notebook to check it: {reason}";
+                "free that port, or drop the stopped notebook with `jenv down --discard`"
             ),
             (Err(StartError::Other(err)), _) => Err(err),
         }
@@ -240,14 +242,13 @@ impl Context {
 
     /// Creates and starts the container under the state lock, so no other `jenv up` can lease
     /// the same host ports between choosing them and the engine binding them.
-    async fn create(&self) -> Result<EnvContainer> {
+    async fn create(&self) -> Result<Container> {
         // Everything the manifest names outside the image is checked before anything starts.
         let settings = self.settings()?;
         let (image, inspected) = self.choose_image().await?;
-        let image_config = inspected.config.clone().unwrap_or_default();
-        let image_env = image_config.env.clone().unwrap_or_default();
-        let run_as = run_as::decide(&image_env, run_as::host_ids());
-        let ui = self.project.manifest.ui.unwrap_or(if run_as::is_docker_stacks(&image_env) {
+        let image_config = &inspected.config;
+        let run_as = run_as::decide(image_config.env(), run_as::host_ids());
+        let ui = self.project.manifest.ui.unwrap_or(if run_as::is_docker_stacks(image_config.env()) {
             Ui::Lab
         } else {
             Ui::Notebook
@@ -258,8 +259,7 @@ impl Context {
         let all = self.engine.list(None).await?;
         let mut state = load_state(&lock, Some(&self.own(&all)))?;
         reclaim_leases(&mut state, &all);
-        let mut taken: BTreeSet<u16> = state.leased_ports_except(self.env_name()).into_iter().collect();
-        taken.extend(all.iter().flat_map(|c| c.ports.values().map(|(_, host)| *host)));
+        let mut taken = ports::taken(Some(&state), &all, self.env_name());
 
         let previous = state.environments.get(self.env_name());
         let token = match previous {
@@ -271,52 +271,48 @@ impl Context {
 
         for _ in 0..PORT_ATTEMPTS {
             let host_ports = ports::allocate(wanted, &previous_ports, &taken, range, ports::is_bindable)?;
-            let started_as = StartedAs { image: &image, config: &image_config, run_as: &run_as, ui };
+            let started_as = StartedAs { image: &image, config: image_config, run_as: &run_as, ui };
             let spec = self.spec(&started_as, &settings, &token, &host_ports)?;
             self.engine.create(&spec).await?;
-            if let Err(err) = self.check_remote_folder(&spec.name).await {
+            let started = remove_on_error(&self.engine, &spec.name, async {
+                self.check_remote_folder(&spec.name).await?;
+                if let Some(claim) = &run_as.claim {
+                    self.engine.own_folder(&spec.name, &claim.path, claim.uid, claim.gid).await?;
+                }
+                match self.engine.start(&spec.name).await {
+                    Ok(()) => Ok(true),
+                    Err(StartError::PortTaken(_)) => Ok(false),
+                    Err(StartError::Other(err)) => Err(err),
+                }
+            })
+            .await?;
+            if !started {
+                // Taken since it was chosen: try others.
                 self.engine.remove(&spec.name).await?;
-                return Err(err);
+                taken.extend(host_ports.values());
+                continue;
             }
-            if let Some(claim) = &run_as.claim
-                && let Err(err) = self.engine.own_folder(&spec.name, &claim.path, claim.uid, claim.gid).await
-            {
-                self.engine.remove(&spec.name).await?;
-                return Err(err);
-            }
-            match self.engine.start(&spec.name).await {
-                Ok(()) => {
-                    let record = EnvRecord {
-                        folder: self.project.folder.clone(),
-                        token,
-                        ports: host_ports,
-                        leased: true,
-                        baseline: inspected.id,
-                    };
-                    state.environments.insert(self.env_name().to_string(), record);
-                    lock.write(&state)?;
-                    drop(lock);
-                    return self.container().await?.context("the container vanished right after it started");
-                }
-                Err(StartError::PortTaken(_)) => {
-                    self.engine.remove(&spec.name).await?;
-                    taken.extend(host_ports.values());
-                }
-                Err(StartError::Other(err)) => {
-                    self.engine.remove(&spec.name).await?;
-                    return Err(err);
-                }
-            }
+            let record = EnvState {
+                folder: self.project.folder.clone(),
+                token,
+                ports: host_ports,
+                leased: true,
+                baseline: Some(inspected.id),
+            };
+            state.environments.insert(self.env_name().to_string(), record);
+            lock.write(&state)?;
+            drop(lock);
+            return self.container().await?.context("the container vanished right after it started");
         }
         hinted!(
-            "stop other programs using ports, or set JENV_PORT_RANGE=LOW-HIGH",
-            "the engine refused every port jenv tried"
+            "the engine refused every port jenv tried";
+            "stop other programs using ports, or set JENV_PORT_RANGE=LOW-HIGH"
         )
     }
 
     /// The folder's own committed image when it has one (pulled from its registry if it is
     /// published there), else the base image (pulled if missing).
-    async fn choose_image(&self) -> Result<(String, ImageInspect)> {
+    async fn choose_image(&self) -> Result<(String, ImageInfo)> {
         let own = format!("{}:latest", self.project.manifest.repository);
         if let Some(inspected) = self.engine.inspect_image(&own).await? {
             return Ok((own, inspected));
@@ -351,10 +347,10 @@ impl Context {
 
     /// The settings a container differs in from the manifest now (empty when it matches, or
     /// when it predates the fingerprint label).
-    pub fn drift(&self, container: &EnvContainer) -> Result<Vec<String>> {
-        let Some(created) = drift::from_label(&container.settings) else { return Ok(Vec::new()) };
+    pub fn drift(&self, container: &Container) -> Result<Vec<String>> {
+        let Some(created) = drift::from_label(&container.fingerprint) else { return Ok(Vec::new()) };
         let settings = self.settings()?;
-        let started_with = RunEnv::of(container).variables()?;
+        let started_with = RunEnv::new(container.home.as_ref(), &container.name).variables()?;
         Ok(drift::differences(&created, &settings.fingerprint, &started_with, &settings.env))
     }
 
@@ -369,40 +365,44 @@ impl Context {
         let manifest = &self.project.manifest;
         let folder = self.project.folder.to_string_lossy().to_string();
         let container_ports = manifest.container_ports();
-        let ports_by_name: BTreeMap<String, (u16, u16)> =
-            container_ports.iter().map(|(name, container)| (name.clone(), (*container, host_ports[name]))).collect();
-        let labels = HashMap::from([
-            (label::MANAGED.to_string(), "true".to_string()),
-            (label::NAME.to_string(), manifest.name.clone()),
-            (label::FOLDER.to_string(), folder.clone()),
-            (label::HOME.to_string(), self.state.root.to_string_lossy().to_string()),
-            (label::PORTS.to_string(), ports_label(&ports_by_name)),
-            (label::USER.to_string(), run_as.exec_user.clone()),
-            (label::MOUNT.to_string(), manifest.mount.clone()),
-            (label::UI.to_string(), ui.path().to_string()),
-            (label::SETTINGS.to_string(), drift::to_label(&settings.fingerprint)),
-        ]);
+        let labels = ContainerLabels {
+            name: manifest.name.clone(),
+            folder: folder.clone(),
+            home: self.state.root.to_string_lossy().to_string(),
+            ports: container_ports
+                .iter()
+                .map(|(name, container)| {
+                    (name.clone(), PublishedPort { container: *container, host: host_ports[name] })
+                })
+                .collect(),
+            user: run_as.exec_user.clone(),
+            mount: manifest.mount.clone(),
+            ui: ui.path().to_string(),
+            fingerprint: drift::to_label(&settings.fingerprint),
+        };
         let mut vars = self.run_vars(run_as, settings);
         vars.push((run_env::TOKEN.to_string(), token.to_string()));
         let vars_file = RunEnv::new(&self.state.root, self.env_name()).write(&vars)?;
-        let mut binds = vec![(folder, manifest.mount.clone(), false)];
-        binds.push((vars_file.display().to_string(), run_env::TARGET.to_string(), true));
+        let bind =
+            |source: PathBuf, target: &str, read_only: bool| Bind { source, target: target.to_string(), read_only };
+        let mut binds = vec![bind(self.project.folder.clone(), &manifest.mount, false)];
+        binds.push(bind(vars_file, run_env::TARGET, true));
         for (mount, source) in manifest.mounts.iter().zip(&settings.mounts) {
-            binds.push((source.display().to_string(), mount.target.clone(), mount.read_only));
+            binds.push(bind(source.clone(), &mount.target, mount.read_only));
         }
         if run_as.allow_root {
             let config = run_as::write_allow_root_config(&self.state, self.env_name(), &manifest.mount)?;
-            binds.push((config.to_string_lossy().to_string(), run_as::ALLOW_ROOT_CONFIG_TARGET.to_string(), true));
+            binds.push(bind(config, run_as::ALLOW_ROOT_CONFIG_TARGET, true));
         }
-        let entrypoint = config.entrypoint.as_deref().unwrap_or_default();
-        let cmd = config.cmd.as_deref().unwrap_or_default();
+        let entrypoint = config.entrypoint();
+        let cmd = config.cmd();
         Ok(ContainerSpec {
             name: self.project.container_name(),
             image: image.to_string(),
             user: run_as.user.clone(),
             // Nothing beyond the image's own: jenv's variables come from the file, see state/run_env.rs.
             env: Vec::new(),
-            labels,
+            labels: labels.to_map(),
             binds,
             working_dir: run_as.working_dir.clone().unwrap_or_else(|| manifest.mount.clone()),
             ports: container_ports.iter().map(|(name, container)| (*container, host_ports[name])).collect(),
@@ -416,12 +416,7 @@ impl Context {
     /// The variables a container of this environment runs with (the token aside): the user
     /// mapping, the allow-root config, then the manifest's `[env]` and env file.
     pub fn run_vars(&self, run_as: &RunAs, settings: &Settings) -> Vec<(String, String)> {
-        let mut vars: Vec<(String, String)> = run_as
-            .env
-            .iter()
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect();
+        let mut vars = run_as.env.clone();
         if run_as.allow_root {
             vars.push(("JUPYTER_CONFIG_PATH".to_string(), run_as::ALLOW_ROOT_CONFIG_TARGET.to_string()));
         }
@@ -431,11 +426,10 @@ impl Context {
 
     /// On an ssh engine the notebook's ports are on the remote host's loopback: opens (or keeps)
     /// jenv's ssh forward to them. Nothing to do on a local engine.
-    async fn open_forward(&self, container: &EnvContainer) -> Result<()> {
+    async fn open_forward(&self, container: &Container) -> Result<()> {
         let endpoint = self.engine.endpoint();
         if endpoint.is_ssh() {
-            let ports = container.ports.iter().map(|(name, (_, host))| (name.clone(), *host)).collect();
-            Forwards::new(&self.state).ensure(&container.name, &endpoint.host, &ports).await?;
+            Forwards::new(&self.state).ensure(&container.name, &endpoint.host, &container.host_ports()).await?;
         }
         Ok(())
     }
@@ -465,7 +459,7 @@ impl Context {
 
     /// Polls Jupyter's `/api` until it answers. If the container dies or the deadline passes,
     /// shows its last log lines and removes it, so no half-started notebook is left behind.
-    async fn wait_ready(&self, container: &EnvContainer) -> Result<()> {
+    async fn wait_ready(&self, container: &Container) -> Result<()> {
         let port = reachable_port(&self.engine, container)?;
         let deadline = Instant::now() + ready_timeout();
         let spinner = Spinner::new("waiting for Jupyter to answer");
@@ -486,7 +480,7 @@ impl Context {
         Ok(())
     }
 
-    async fn poll_ready(&self, container: &EnvContainer, port: u16, deadline: Instant) -> Result<()> {
+    async fn poll_ready(&self, container: &Container, port: u16, deadline: Instant) -> Result<()> {
         // A fixed rate, not a sleep after each probe, so probes do not drift later and later.
         let mut ticks = tokio::time::interval(READY_POLL);
         let mut polls = 0u32;
@@ -502,12 +496,8 @@ impl Context {
             }
             polls += 1;
             // Asking the engine is dearer than a TCP connect, so check for a dead container less often.
-            if polls.is_multiple_of(10) {
-                let state = self.engine.inspect_container(&self.project.container_name()).await?;
-                let running = state.and_then(|s| s.state).and_then(|s| s.running).unwrap_or(false);
-                if !running {
-                    anyhow::bail!("the notebook container stopped before Jupyter answered");
-                }
+            if polls.is_multiple_of(10) && !self.engine.is_running(&self.project.container_name()).await? {
+                anyhow::bail!("the notebook container stopped before Jupyter answered");
             }
             if Instant::now() >= deadline {
                 anyhow::bail!("Jupyter did not answer on port {port} within {}s", ready_timeout().as_secs());
@@ -517,8 +507,8 @@ impl Context {
 
     /// Whether Jupyter answers on its container port, asked from inside the container (with
     /// the image's Python, which every Jupyter image has).
-    async fn answers_inside(&self, container: &EnvContainer) -> bool {
-        let Some((port, _)) = container.ports.get(JUPYTER_PORT) else { return false };
+    async fn answers_inside(&self, container: &Container) -> bool {
+        let Some(PublishedPort { container: port, .. }) = container.ports.get(JUPYTER_PORT) else { return false };
         let probe = format!(
             "import urllib.request as r, urllib.error as e\ntry: r.urlopen('http://127.0.0.1:{port}/api', timeout=2)\nexcept e.HTTPError: pass"
         );
@@ -572,11 +562,11 @@ pub fn known_tokens(state: &StateDir) -> BTreeMap<String, String> {
 }
 
 /// The URL of a running container: token from the state, else from the container itself.
-pub async fn url_of(tokens: &BTreeMap<String, String>, engine: &Engine, container: &EnvContainer) -> Result<String> {
+pub async fn url_of(tokens: &BTreeMap<String, String>, engine: &Engine, container: &Container) -> Result<String> {
     let port = reachable_port(engine, container)?;
     let token = match tokens.get(&container.name).filter(|t| !t.is_empty()) {
         Some(token) => token.clone(),
-        None => match RunEnv::of(container).token() {
+        None => match RunEnv::new(container.home.as_ref(), &container.name).token() {
             Some(token) => token,
             // A container from before jenv kept its variables in a file.
             None => token_from_engine(engine, &container.id).await?.unwrap_or_default(),
@@ -587,7 +577,7 @@ pub async fn url_of(tokens: &BTreeMap<String, String>, engine: &Engine, containe
 
 /// The port on this machine that reaches the notebook: its host port, or on an ssh engine the
 /// local end of jenv's forward (the remote port when no forward runs).
-fn reachable_port(engine: &Engine, container: &EnvContainer) -> Result<u16> {
+fn reachable_port(engine: &Engine, container: &Container) -> Result<u16> {
     let port = container.host_port(JUPYTER_PORT).context("the container has no jupyter port label")?;
     if !engine.endpoint().is_ssh() {
         return Ok(port);
@@ -597,13 +587,13 @@ fn reachable_port(engine: &Engine, container: &EnvContainer) -> Result<u16> {
 }
 
 async fn token_from_engine(engine: &Engine, container: &str) -> Result<Option<String>> {
-    let env = engine.inspect_container(container).await?.and_then(|c| c.config).and_then(|c| c.env).unwrap_or_default();
-    Ok(env.iter().find_map(|e| e.strip_prefix("JUPYTER_TOKEN=")).map(str::to_string))
+    let env = engine.container_env(container).await?;
+    Ok(env.into_iter().find_map(|(name, value)| (name == "JUPYTER_TOKEN").then_some(value)))
 }
 
 /// Reads the state under the lock. A corrupt file is rebuilt from the engine's labels (when the
 /// caller has listed them) with a warning: the engine is the source of truth.
-fn load_state(lock: &StateLock, engine_view: Option<&[EnvContainer]>) -> Result<State> {
+fn load_state(lock: &StateLock, engine_view: Option<&[Container]>) -> Result<State> {
     match lock.read() {
         Loaded::Ok(state) => Ok(state),
         Loaded::Corrupt(reason) => {
@@ -617,13 +607,13 @@ fn load_state(lock: &StateLock, engine_view: Option<&[EnvContainer]>) -> Result<
 
 /// A state that says what the engine says. Tokens cannot be read from list results, so they are
 /// left empty here and recovered from the containers when needed.
-fn rebuild_state(containers: &[EnvContainer]) -> State {
+fn rebuild_state(containers: &[Container]) -> State {
     let mut state = State::default();
     for container in containers {
-        let record = EnvRecord {
+        let record = EnvState {
             folder: container.folder.clone().into(),
             token: String::new(),
-            ports: container.ports.iter().map(|(name, (_, host))| (name.clone(), *host)).collect(),
+            ports: container.host_ports(),
             leased: true,
             baseline: Some(container.image_id.clone()),
         };
@@ -633,7 +623,7 @@ fn rebuild_state(containers: &[EnvContainer]) -> State {
 }
 
 /// Leases whose container no longer exists are released (the ports stay as preferences).
-fn reclaim_leases(state: &mut State, containers: &[EnvContainer]) {
+fn reclaim_leases(state: &mut State, containers: &[Container]) {
     for (name, record) in state.environments.iter_mut() {
         if record.leased && !containers.iter().any(|c| &c.name == name) {
             record.leased = false;
@@ -644,21 +634,22 @@ fn reclaim_leases(state: &mut State, containers: &[EnvContainer]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::types::ContainerState;
 
-    fn container(name: &str, host: u16) -> EnvContainer {
-        EnvContainer {
+    fn container(name: &str, host: u16) -> Container {
+        Container {
             id: format!("id-{name}"),
             name: name.into(),
             folder: format!("/p/{name}"),
             home: "/h".into(),
-            state: "running".into(),
+            state: ContainerState::Running,
             image: "img".into(),
             image_id: "sha256:1".into(),
             user: "1000:100".into(),
             mount: "/home/jovyan/work".into(),
-            ports: BTreeMap::from([("jupyter".to_string(), (8888, host))]),
+            ports: BTreeMap::from([("jupyter".to_string(), PublishedPort { container: 8888, host })]),
             ui: "tree".into(),
-            settings: String::new(),
+            fingerprint: String::new(),
         }
     }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::engine::EnvContainer;
+use crate::engine::types::Container;
 use crate::manifest::{self, Project};
 use crate::notebook::Running;
 
@@ -43,17 +43,17 @@ pub struct PortStatus {
 }
 
 impl NotebookStatus {
-    pub fn from_container(container: &EnvContainer, url: Option<String>) -> NotebookStatus {
+    pub fn from_container(container: &Container, url: Option<String>) -> NotebookStatus {
         NotebookStatus {
             name: container.name.clone(),
             folder: container.folder.clone(),
             container: manifest::container_name(&container.name),
-            state: container.state.clone(),
+            state: container.state.as_str().to_string(),
             image: container.image.clone(),
             ports: container
                 .ports
                 .iter()
-                .map(|(n, (c, h))| (n.clone(), PortStatus { container: *c, host: *h }))
+                .map(|(n, port)| (n.clone(), PortStatus { container: port.container, host: port.host }))
                 .collect(),
             url,
             changes: None,

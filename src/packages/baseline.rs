@@ -6,12 +6,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
-use crate::engine::EnvContainer;
+use crate::engine::helper::with_helper;
+use crate::engine::types::{Container, StartError};
 use crate::error::hinted;
 use crate::notebook::Context;
 use crate::packages::{self, Change, Installed};
+use crate::state::files::write_atomic;
 use crate::state::run_env::RunEnv;
-use crate::state::{Loaded, StateDir, write_atomic};
+use crate::state::{Loaded, StateDir, Sub};
 
 /// Listings per image ID, kept in jenv's state: an image never changes, so neither does its listing.
 pub struct Listings {
@@ -20,7 +22,7 @@ pub struct Listings {
 
 impl Listings {
     pub fn new(state: &StateDir) -> Listings {
-        Listings { dir: state.path("listings") }
+        Listings { dir: state.sub(Sub::Listings) }
     }
 
     pub fn load(&self, image_id: &str) -> Option<String> {
@@ -39,12 +41,12 @@ impl Listings {
 
 impl Context {
     /// Lists the packages in the running container (removing pip's caches first if `clean`).
-    pub async fn list_packages(&self, container: &EnvContainer, clean: bool) -> Result<String> {
+    pub async fn list_packages(&self, container: &Container, clean: bool) -> Result<String> {
         let script = packages::listing_script(clean);
-        let env = RunEnv::of(container).exec_env()?;
+        let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
         let (code, text) = self.engine.exec_capture(&container.exec_target(&env), &["sh", "-c", &script]).await?;
         if code != 0 {
-            hinted!("check that the image has python3 and sh", "cannot list the notebook's packages: {}", text.trim());
+            hinted!("cannot list the notebook's packages: {}", text.trim(); "check that the image has python3 and sh");
         }
         Ok(text)
     }
@@ -54,7 +56,7 @@ impl Context {
     }
 
     /// Called as a notebook starts: its packages are its image's, unless the listing is known.
-    pub async fn remember_image_packages(&self, container: &EnvContainer) {
+    pub async fn remember_image_packages(&self, container: &Container) {
         let listings = Listings::new(&self.state);
         if listings.load(&container.image_id).is_some() {
             return;
@@ -66,7 +68,7 @@ impl Context {
     }
 
     /// The image the container's changes are counted from.
-    pub fn baseline_image(&self, container: &EnvContainer) -> String {
+    pub fn baseline_image(&self, container: &Container) -> String {
         let recorded = match self.state.read() {
             Loaded::Ok(state) => state.environments.get(self.env_name()).and_then(|r| r.baseline.clone()),
             Loaded::Corrupt(_) => None,
@@ -75,7 +77,7 @@ impl Context {
     }
 
     /// The baseline's packages: from the cache, else listed in a short-lived helper container.
-    pub async fn baseline_packages(&self, container: &EnvContainer) -> Result<(String, Installed)> {
+    pub async fn baseline_packages(&self, container: &Container) -> Result<(String, Installed)> {
         let image = self.baseline_image(container);
         let listing = self.image_listing(&image, container).await?;
         Ok((image, self.parse(&listing)))
@@ -83,30 +85,27 @@ impl Context {
 
     /// The package listing of `image` as `container`'s notebook user sees it: from the cache,
     /// else listed in a short-lived helper container started from the image.
-    pub async fn image_listing(&self, image: &str, container: &EnvContainer) -> Result<String> {
+    pub async fn image_listing(&self, image: &str, container: &Container) -> Result<String> {
         let listings = Listings::new(&self.state);
         if let Some(listing) = listings.load(image) {
             return Ok(listing);
         }
         let mut helper = self.helper_spec(image, "list");
         helper.user = container.user.clone();
-        self.engine.create(&helper).await?;
-        let listed = async {
-            self.engine.start(&helper.name).await.map_err(|e| anyhow::anyhow!("cannot start a helper: {e:?}"))?;
-            let helper_view = EnvContainer { id: helper.name.clone(), ..container.clone() };
+        let listing = with_helper(&self.engine, &helper, async |name: &str| {
+            self.engine.start(name).await.map_err(StartError::into_error).context("cannot start a helper")?;
+            let helper_view = Container { id: name.to_string(), ..container.clone() };
             self.list_packages(&helper_view, false).await
-        }
-        .await;
-        self.engine.remove(&helper.name).await?;
-        let listing = listed?;
+        })
+        .await?;
         listings.save(image, &listing)?;
         Ok(listing)
     }
 
     /// Package changes in the running notebook since its baseline.
-    pub async fn pending_changes(&self, container: &EnvContainer) -> Result<Vec<Change>> {
+    pub async fn pending_changes(&self, container: &Container) -> Result<Vec<Change>> {
         if !container.is_running() {
-            hinted!("start it with `jenv up`", "the notebook is stopped, so its packages cannot be listed");
+            hinted!("the notebook is stopped, so its packages cannot be listed"; "start it with `jenv up`");
         }
         let (_, before) = self.baseline_packages(container).await?;
         let after = self.parse(&self.list_packages(container, false).await?);

@@ -5,15 +5,15 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::engine::label;
+use crate::engine::labels::{self, SnapshotLabels};
 use crate::engine::reference;
 use crate::error::hinted;
 use crate::notebook::Context;
-use crate::packages::record::{self, Records};
+use crate::packages::record::{self, RecordStore};
 use crate::snapshot::interrupted::Pending;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Entry {
+pub struct SnapshotInfo {
     pub tag: String,
     pub image: String,
     /// Unix seconds.
@@ -35,24 +35,24 @@ pub struct Pruned {
 
 impl Context {
     /// The folder's snapshots, newest first.
-    pub async fn history(&self) -> Result<Vec<Entry>> {
+    pub async fn history(&self) -> Result<Vec<SnapshotInfo>> {
         let repository = &self.project.manifest.repository;
-        let current = self.engine.inspect_image(&format!("{repository}:latest")).await?.and_then(|i| i.id);
-        let records = Records::new(&self.state, self.env_name());
+        let current = self.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id);
+        let records = RecordStore::new(&self.state, self.env_name());
         let pending = Pending::new(&self.state, self.env_name());
         let mut entries = Vec::new();
-        for image in self.engine.images_labelled(label::NAME, self.env_name()).await? {
+        for image in self.engine.images_labelled(labels::NAME, self.env_name()).await? {
             // Spelled `docker.io/jenv/x:TAG` by Podman, `jenv/x:TAG` by Docker.
             let tags = image.repo_tags.iter().filter_map(|t| reference::tag_in(t, repository));
             for tag in tags.filter(|t| t != "latest") {
-                let created = image.labels.get(label::SNAPSHOT_CREATED).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let labels = SnapshotLabels::from_map(&image.labels);
                 let interrupted = pending.load(&tag)?.is_some_and(|p| p.interrupted);
                 let size_added = records.load(&tag)?.map(|r| r.size_added).filter(|_| !interrupted);
-                entries.push(Entry {
+                entries.push(SnapshotInfo {
                     tag,
                     image: image.id.clone(),
-                    created,
-                    message: image.labels.get(label::SNAPSHOT_MESSAGE).cloned().unwrap_or_default(),
+                    created: labels.created,
+                    message: labels.message,
                     size_added,
                     current: current.as_deref() == Some(image.id.as_str()),
                     interrupted,
@@ -64,41 +64,41 @@ impl Context {
     }
 
     /// Points `latest` at `tag` (default: the snapshot before the current one).
-    pub async fn rollback(&self, tag: Option<&str>) -> Result<Entry> {
+    pub async fn rollback(&self, tag: Option<&str>) -> Result<SnapshotInfo> {
         let _op = self.op_lock("jenv rollback").await?;
         let history = self.history().await?;
         let target = match tag {
             Some(tag) => history.iter().find(|e| e.tag == tag),
             None => {
-                let finished: Vec<&Entry> = history.iter().filter(|e| !e.interrupted).collect();
+                let finished: Vec<&SnapshotInfo> = history.iter().filter(|e| !e.interrupted).collect();
                 let current = finished.iter().position(|e| e.current);
                 current.and_then(|i| finished.get(i + 1).copied())
             }
         };
         if let Some(target) = target.filter(|e| e.interrupted) {
             hinted!(
-                "`jenv prune` removes it; `jenv snapshot` takes a new one",
                 "snapshot {} was interrupted while the notebook's packages changed, so jenv does not start from it",
-                target.tag
+                target.tag;
+                "`jenv prune` removes it; `jenv snapshot` takes a new one"
             );
         }
         let Some(target) = target.cloned() else {
             let known: Vec<&str> = history.iter().map(|e| e.tag.as_str()).collect();
             match tag {
                 Some(tag) => hinted!(
-                    "see the snapshots with `jenv history`",
                     "no snapshot `{tag}` for this folder (known: {})",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") };
+                    "see the snapshots with `jenv history`"
                 ),
                 None => {
-                    hinted!("see the snapshots with `jenv history`", "there is no earlier snapshot to roll back to")
+                    hinted!("there is no earlier snapshot to roll back to"; "see the snapshots with `jenv history`")
                 }
             }
         };
         let repository = &self.project.manifest.repository;
         self.engine.tag(&format!("{repository}:{}", target.tag), repository, "latest").await?;
-        if let Some(record) = Records::new(&self.state, self.env_name()).load(&target.tag)? {
-            record::write_lock(&self.project.folder, &record)?;
+        if let Some(record) = RecordStore::new(&self.state, self.env_name()).load(&target.tag)? {
+            record::write_folder_record(&self.project.folder, &record)?;
         }
         Ok(target)
     }
@@ -109,7 +109,7 @@ impl Context {
         let _op = self.op_lock("jenv prune").await?;
         let used: BTreeSet<String> = self.engine.list_all_image_ids().await?;
         let repository = &self.project.manifest.repository;
-        let records = Records::new(&self.state, self.env_name());
+        let records = RecordStore::new(&self.state, self.env_name());
         let pending = Pending::new(&self.state, self.env_name());
         let mut pruned = Pruned { removed: Vec::new(), in_use: Vec::new() };
         let history = self.history().await?;
@@ -138,8 +138,8 @@ impl Context {
 
 /// The snapshots prune removes (when nothing uses them): every interrupted one, and the
 /// finished ones beyond the newest `keep`.
-fn beyond(history: &[Entry], keep: usize) -> Vec<&Entry> {
-    let (interrupted, finished): (Vec<&Entry>, Vec<&Entry>) = history.iter().partition(|e| e.interrupted);
+fn beyond(history: &[SnapshotInfo], keep: usize) -> Vec<&SnapshotInfo> {
+    let (interrupted, finished): (Vec<&SnapshotInfo>, Vec<&SnapshotInfo>) = history.iter().partition(|e| e.interrupted);
     interrupted.into_iter().chain(finished.into_iter().skip(keep)).collect()
 }
 
@@ -147,8 +147,8 @@ fn beyond(history: &[Entry], keep: usize) -> Vec<&Entry> {
 mod tests {
     use super::*;
 
-    fn entry(tag: &str, interrupted: bool) -> Entry {
-        Entry {
+    fn entry(tag: &str, interrupted: bool) -> SnapshotInfo {
+        SnapshotInfo {
             tag: tag.into(),
             image: format!("sha256:{tag}"),
             created: 0,

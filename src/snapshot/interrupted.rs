@@ -13,14 +13,15 @@ use std::fs;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
-use bollard::models::ImageInspect;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::label;
+use crate::engine::labels::{self, SnapshotLabels};
+use crate::engine::types::ImageInfo;
 use crate::notebook::Context;
-use crate::packages::record::{self, Record, Records};
-use crate::state::env_lock::OpLocks;
-use crate::state::{StateDir, write_atomic};
+use crate::packages::record::{self, PackageRecord, RecordStore};
+use crate::state::env_lock::EnvLocks;
+use crate::state::files::{read_text, remove_if_exists, write_atomic};
+use crate::state::{StateDir, Sub};
 
 /// What a snapshot writes down before it commits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +52,7 @@ pub struct Pending {
 
 impl Pending {
     pub fn new(state: &StateDir, env_name: &str) -> Pending {
-        Pending { dir: state.path("snapshots").join(env_name) }
+        Pending { dir: state.sub(Sub::Snapshots).join(env_name) }
     }
 
     pub fn save(&self, pending: &PendingSnapshot) -> Result<()> {
@@ -62,13 +63,10 @@ impl Pending {
 
     pub fn load(&self, tag: &str) -> Result<Option<PendingSnapshot>> {
         let path = self.path(tag);
-        match fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .with_context(|| format!("{} is not a pending snapshot jenv can read", path.display())),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-        }
+        let Some(text) = read_text(&path)? else { return Ok(None) };
+        serde_json::from_str(&text)
+            .map(Some)
+            .with_context(|| format!("{} is not a pending snapshot jenv can read", path.display()))
     }
 
     /// Every pending snapshot of the folder, oldest first.
@@ -85,12 +83,7 @@ impl Pending {
     }
 
     pub fn remove(&self, tag: &str) -> Result<()> {
-        match fs::remove_file(self.path(tag)) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                Err(err).with_context(|| format!("cannot remove {}", self.path(tag).display()))
-            }
-            _ => Ok(()),
-        }
+        remove_if_exists(&self.path(tag))
     }
 
     fn path(&self, tag: &str) -> PathBuf {
@@ -157,7 +150,7 @@ impl Context {
         if pending.all()?.iter().all(|p| p.interrupted) {
             return Ok(Vec::new());
         }
-        let locks = OpLocks::new(&self.state);
+        let locks = EnvLocks::new(&self.state);
         let Some(_op) = locks.try_acquire(self.env_name(), "jenv finishing an interrupted snapshot")? else {
             return Ok(Vec::new());
         };
@@ -175,10 +168,10 @@ impl Context {
         let record = inspected.as_ref().and_then(|image| record_label(image, &snapshot.tag));
         let container = self.container().await?;
         let mut found = Found {
-            image: inspected.as_ref().and_then(|i| i.id.clone()),
+            image: inspected.as_ref().map(|i| i.id.clone()),
             record: record.is_some(),
             same_packages: None,
-            latest: self.engine.inspect_image(&format!("{repository}:latest")).await?.and_then(|i| i.id),
+            latest: self.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id),
             container: container.as_ref().map(|c| c.id.clone()),
         };
         // Listed as the notebook's user sees it; without a container jenv trusts the whole image.
@@ -208,10 +201,10 @@ impl Context {
                 let parent = self.engine.inspect_image(&snapshot.parent).await?.and_then(|i| i.size);
                 // The commit's own layer, as the snapshot measures it.
                 record.size_added = inspected.size.zip(parent).map_or(0, |(size, parent)| size - parent);
-                Records::new(&self.state, self.env_name()).save(&record)?;
+                RecordStore::new(&self.state, self.env_name()).save(&record)?;
                 if current {
                     self.engine.tag(&image, repository, "latest").await?;
-                    record::write_lock(&self.project.folder, &record)?;
+                    record::write_folder_record(&self.project.folder, &record)?;
                 }
                 if baseline {
                     self.update_record(|r| r.baseline = Some(image.clone()))?;
@@ -228,7 +221,7 @@ impl Context {
         self.engine.remove(&format!("{}-flatten-{}", self.project.container_name(), snapshot.pid)).await?;
         if let Some(committed) = snapshot.image.as_deref().filter(|id| Some(*id) != tagged)
             && let Some(untagged) = self.engine.inspect_image(committed).await?
-            && untagged.repo_tags.unwrap_or_default().is_empty()
+            && untagged.repo_tags.is_empty()
         {
             self.engine.remove_image(committed).await?;
         }
@@ -237,11 +230,10 @@ impl Context {
 }
 
 /// The record a snapshot image carries as a label, if it is the record of `tag`.
-fn record_label(image: &ImageInspect, tag: &str) -> Option<Record> {
-    let labels = image.config.as_ref()?.labels.as_ref()?;
-    let text = labels.get(label::RECORD).filter(|text| !text.is_empty())?;
-    let record = Record::parse(text, std::path::Path::new(label::RECORD)).ok()?;
-    (labels.get(label::SNAPSHOT_TAG).map(String::as_str) == Some(tag) && record.snapshot == tag).then_some(record)
+fn record_label(image: &ImageInfo, tag: &str) -> Option<PackageRecord> {
+    let labels = SnapshotLabels::from_map(&image.labels);
+    let record = PackageRecord::parse(labels.record.as_deref()?, std::path::Path::new(labels::RECORD)).ok()?;
+    (labels.tag == tag && record.snapshot == tag).then_some(record)
 }
 
 #[cfg(test)]
@@ -328,7 +320,7 @@ mod tests {
         store.save(&newer).unwrap();
         store.save(&older).unwrap();
         // A record beside them is no pending snapshot.
-        Records::new(&StateDir { root: tmp.path().into() }, "env").save(&Record::default()).unwrap();
+        RecordStore::new(&StateDir { root: tmp.path().into() }, "env").save(&PackageRecord::default()).unwrap();
         assert_eq!(store.all().unwrap(), [older.clone(), newer.clone()]);
         store.remove(&older.tag).unwrap();
         store.remove(&older.tag).unwrap();

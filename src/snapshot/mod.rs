@@ -7,22 +7,23 @@ pub mod rebuild;
 pub mod share;
 pub mod stop;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use bollard::models::{ImageConfig, ImageInspect};
 
 use crate::packages::baseline::Listings;
 
-use crate::engine::{ContainerSpec, EnvContainer, dockerfile_changes, label};
+use crate::engine::helper::{self, with_helper};
+use crate::engine::image_config::ImageConfig;
+use crate::engine::labels::{self, SnapshotLabels};
+use crate::engine::types::{Container, ContainerSpec};
 use crate::error::hinted;
 use crate::notebook::Context;
 use crate::packages::installers;
-use crate::packages::record::{self, Record, Records};
+use crate::packages::record::{self, PackageRecord, RecordStore};
 use crate::packages::{self, Change, Manager};
 use crate::snapshot::interrupted::{Pending, PendingSnapshot};
-use crate::state::env_lock::OpLock;
+use crate::state::env_lock::EnvLock;
 use crate::ui::format::human_bytes;
 use crate::ui::progress::Spinner;
 
@@ -70,7 +71,7 @@ impl Snapshot {
 
 /// The layer count at which a snapshot is flattened: `JENV_FLATTEN_LAYERS`, else the default.
 pub fn flatten_threshold() -> usize {
-    std::env::var("JENV_FLATTEN_LAYERS").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_FLATTEN_LAYERS)
+    crate::manifest::user_config::number_from_env("JENV_FLATTEN_LAYERS").unwrap_or(DEFAULT_FLATTEN_LAYERS)
 }
 
 impl Context {
@@ -82,7 +83,7 @@ impl Context {
     }
 
     /// [`Context::snapshot`] for a caller that already holds the folder's operation lock.
-    pub async fn snapshot_locked(&self, _op: &OpLock, message: &str, force_flatten: bool) -> Result<Snapshot> {
+    pub async fn snapshot_locked(&self, _op: &EnvLock, message: &str, force_flatten: bool) -> Result<Snapshot> {
         let started = Instant::now();
         let container = self.require_running(self.container().await?)?;
         let (baseline, before) = self.baseline_packages(&container).await?;
@@ -91,7 +92,7 @@ impl Context {
         let repository = &self.project.manifest.repository;
         let created = clock::now_secs();
         let tag = self.free_tag(created).await?;
-        let latest = self.engine.inspect_image(&format!("{repository}:latest")).await?.and_then(|i| i.id);
+        let latest = self.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id);
         let mut pending = PendingSnapshot {
             tag: tag.clone(),
             pid: std::process::id(),
@@ -120,7 +121,7 @@ impl Context {
             record.size_added = 0;
             (record, changes)
         };
-        let parent_config = parent.config.clone().unwrap_or_default();
+        let parent_config = parent.config.clone();
         let config_at = |listing: &str| {
             let (record, _) = record_at(listing);
             self.snapshot_config(parent_config.clone(), &tag, created, message, Some(&record))
@@ -133,7 +134,7 @@ impl Context {
         let committed = self.engine.inspect_image(&image).await?.context("the snapshot image vanished")?;
         // The commit's own layer: what this snapshot stores beyond the image the notebook runs.
         let size_added = committed.size.unwrap_or(0) - parent.size.unwrap_or(0);
-        let mut layers = layer_count(&committed);
+        let mut layers = committed.layers;
         let flattened = force_flatten || layers >= flatten_threshold();
         let image = if flattened { self.flatten(&image, &tag, &config).await? } else { image };
         if flattened {
@@ -142,8 +143,8 @@ impl Context {
         self.engine.tag(&image, repository, "latest").await?;
 
         record.size_added = size_added;
-        Records::new(&self.state, self.env_name()).save(&record)?;
-        record::write_lock(&self.project.folder, &record)?;
+        RecordStore::new(&self.state, self.env_name()).save(&record)?;
+        record::write_folder_record(&self.project.folder, &record)?;
         Listings::new(&self.state).save(&image, &listing)?;
         self.update_record(|r| r.baseline = Some(image.clone()))?;
         // Last: until this note is gone, the next command can finish what a kill left.
@@ -159,7 +160,7 @@ impl Context {
     /// and how long the commit took.
     async fn commit_between_installs(
         &self,
-        container: &EnvContainer,
+        container: &Container,
         repository: &str,
         pending: &mut PendingSnapshot,
         config_at: impl Fn(&str) -> ImageConfig,
@@ -198,13 +199,13 @@ impl Context {
         }
         notes.remove(&pending.tag)?;
         hinted!(
-            "let the installs in the notebook finish, then run `jenv snapshot` again",
-            "packages kept changing in the notebook during {COMMIT_ATTEMPTS} commits; no snapshot was taken"
+            "packages kept changing in the notebook during {COMMIT_ATTEMPTS} commits; no snapshot was taken";
+            "let the installs in the notebook finish, then run `jenv snapshot` again"
         )
     }
 
     /// Waits (saying so) while pip, conda, mamba or apt runs in the container; refuses after a while.
-    async fn wait_for_installers(&self, container: &EnvContainer) -> Result<()> {
+    async fn wait_for_installers(&self, container: &Container) -> Result<()> {
         let deadline = Instant::now() + installer_wait();
         let mut spinner: Option<Spinner> = None;
         loop {
@@ -215,9 +216,9 @@ impl Context {
                     spinner.finish();
                 }
                 hinted!(
-                    "wait for it to finish (or stop it), then run `jenv snapshot` again; JENV_SNAPSHOT_WAIT=SECONDS waits longer",
                     "`{running}` is still running in the notebook after {}s; a snapshot now could hold a half-done install, so none was taken",
-                    installer_wait().as_secs()
+                    installer_wait().as_secs();
+                    "wait for it to finish (or stop it), then run `jenv snapshot` again; JENV_SNAPSHOT_WAIT=SECONDS waits longer"
                 );
             }
             if spinner.is_none() {
@@ -232,20 +233,21 @@ impl Context {
     }
 
     /// The record of the baseline image: its snapshot's record, or an empty record on the base.
-    async fn record_of(&self, image: &str) -> Result<Record> {
-        let labels =
-            self.engine.inspect_image(image).await?.and_then(|i| i.config).and_then(|c| c.labels).unwrap_or_default();
-        let fresh = Record { base_image: self.project.manifest.image.clone(), ..Default::default() };
-        let Some(tag) = labels.get(label::SNAPSHOT_TAG) else { return Ok(fresh) };
-        if let Some(record) = Records::new(&self.state, self.env_name()).load(tag)? {
+    async fn record_of(&self, image: &str) -> Result<PackageRecord> {
+        let labels = self.engine.inspect_image(image).await?.map(|i| SnapshotLabels::from_map(&i.labels));
+        let fresh = PackageRecord { base_image: self.project.manifest.image.clone(), ..Default::default() };
+        let Some(SnapshotLabels { tag, record: carried, .. }) = labels.filter(|l| !l.tag.is_empty()) else {
+            return Ok(fresh);
+        };
+        if let Some(record) = RecordStore::new(&self.state, self.env_name()).load(&tag)? {
             return Ok(record);
         }
         // A snapshot pulled from a registry carries its record.
-        if let Some(text) = labels.get(label::RECORD).filter(|text| !text.is_empty()) {
-            return Record::parse(text, std::path::Path::new(label::RECORD));
+        if let Some(text) = carried {
+            return PackageRecord::parse(&text, std::path::Path::new(labels::RECORD));
         }
-        match record::read_lock(&self.project.folder)? {
-            Some(record) if &record.snapshot == tag => Ok(record),
+        match record::read_folder_record(&self.project.folder)? {
+            Some(record) if record.snapshot == tag => Ok(record),
             _ => {
                 eprintln!("warning: no record of snapshot {tag}; the new record lists only changes made since it");
                 Ok(fresh)
@@ -272,25 +274,18 @@ impl Context {
         tag: &str,
         created: u64,
         message: &str,
-        record: Option<&Record>,
+        record: Option<&PackageRecord>,
     ) -> ImageConfig {
-        let labels = config.labels.get_or_insert_with(HashMap::new);
-        labels.insert(label::MANAGED.into(), "true".into());
-        labels.insert(label::NAME.into(), self.env_name().into());
-        // Which state folder made it, for clean-up by label; `jenv push` blanks it (share.rs).
-        labels.insert(label::HOME.into(), self.state.root.display().to_string());
-        labels.insert(label::SNAPSHOT_TAG.into(), tag.into());
-        labels.insert(label::SNAPSHOT_CREATED.into(), created.to_string());
-        labels.insert(label::SNAPSHOT_MESSAGE.into(), message.into());
-        if let Some(record) = record {
-            labels.insert(label::RECORD.into(), record.to_toml());
-        }
-        // The engine merges the container's labels into the commit; blank the container-only
-        // ones so no run-time detail (ports, user, settings) is kept in the image, and the
-        // folder, which nothing reads from an image (history goes by name and repository).
-        for key in label::CONTAINER_ONLY.into_iter().chain([label::FOLDER]) {
-            labels.insert(key.into(), String::new());
-        }
+        let labels = SnapshotLabels {
+            name: self.env_name().to_string(),
+            // Which state folder made it, for clean-up by label; `jenv push` blanks it (share.rs).
+            home: self.state.root.display().to_string(),
+            tag: tag.to_string(),
+            created,
+            message: message.to_string(),
+            record: record.map(PackageRecord::to_toml),
+        };
+        labels.apply(&mut config);
         config
     }
 
@@ -298,16 +293,17 @@ impl Context {
     /// the new image ID. The unflattened image is removed.
     pub async fn flatten(&self, image: &str, tag: &str, config: &ImageConfig) -> Result<String> {
         let helper = self.helper_spec(image, "flatten");
-        self.engine.create(&helper).await?;
         let repository = &self.project.manifest.repository;
-        let spinner = Spinner::new("flattening the snapshot into one layer");
-        let imported = self.engine.import_filesystem(&helper.name, repository, tag, dockerfile_changes(config)).await;
-        spinner.finish();
-        self.engine.remove(&helper.name).await?;
-        imported?;
+        with_helper(&self.engine, &helper, async |name: &str| {
+            let spinner = Spinner::new("flattening the snapshot into one layer");
+            let imported = self.engine.import_filesystem(name, repository, tag, config.dockerfile_changes()).await;
+            spinner.finish();
+            imported
+        })
+        .await?;
         let reference = format!("{repository}:{tag}");
         let flat =
-            self.engine.inspect_image(&reference).await?.and_then(|i| i.id).context("the flattened image vanished")?;
+            self.engine.inspect_image(&reference).await?.map(|i| i.id).context("the flattened image vanished")?;
         if flat != image {
             self.engine.remove_image(image).await?;
         }
@@ -316,27 +312,7 @@ impl Context {
 
     /// A short-lived container that is never listed as an environment.
     pub fn helper_spec(&self, image: &str, purpose: &str) -> ContainerSpec {
-        let labels = HashMap::from([
-            (label::MANAGED.to_string(), label::HELPER.to_string()),
-            (label::HOME.to_string(), self.state.root.display().to_string()),
-        ]);
-        ContainerSpec {
-            name: format!("{}-{purpose}-{}", self.project.container_name(), std::process::id()),
-            image: image.to_string(),
-            user: String::new(),
-            env: Vec::new(),
-            labels,
-            binds: Vec::new(),
-            working_dir: String::new(),
-            ports: Default::default(),
-            tmpfs: vec!["/tmp".to_string()],
-            entrypoint: Some(vec!["sleep".to_string(), "infinity".to_string()]),
-            cmd: None,
-            limits: Default::default(),
-        }
+        let name = format!("{}-{purpose}-{}", self.project.container_name(), std::process::id());
+        helper::idle_spec(name, image, &self.state.root.display().to_string())
     }
-}
-
-pub fn layer_count(image: &ImageInspect) -> usize {
-    image.root_fs.as_ref().and_then(|r| r.layers.as_ref()).map_or(0, Vec::len)
 }

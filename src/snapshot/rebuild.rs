@@ -4,13 +4,14 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use bollard::models::ImageConfig;
 
-use crate::engine::ExecTarget;
+use crate::engine::helper::with_helper;
+use crate::engine::image_config::ImageConfig;
+use crate::engine::types::{Bind, ExecTarget, StartError};
 use crate::error::{Hinted, hinted};
 use crate::notebook::Context;
 use crate::notebook::run_as;
-use crate::packages::record::{self, LOCK_FILE, Record, Records};
+use crate::packages::record::{self, PackageRecord, RECORD_FILE, RecordStore};
 use crate::snapshot::clock;
 use crate::state::run_env::{self, RunEnv};
 use crate::ui::progress::Spinner;
@@ -21,13 +22,13 @@ const HELPER_POLL: Duration = Duration::from_millis(100);
 impl Context {
     /// Installs the recorded packages on the base image in a helper container and commits it as
     /// a new snapshot; returns its record.
-    pub async fn rebuild(&self) -> Result<Record> {
+    pub async fn rebuild(&self) -> Result<PackageRecord> {
         let _op = self.op_lock("jenv rebuild").await?;
-        let Some(record) = record::read_lock(&self.project.folder)? else {
+        let Some(record) = record::read_folder_record(&self.project.folder)? else {
             hinted!(
-                "take a snapshot first (`jenv snapshot`); it writes the record rebuild needs",
-                "nothing to rebuild from: {} has no {LOCK_FILE}",
-                self.project.folder.display()
+                "nothing to rebuild from: {} has no {RECORD_FILE}",
+                self.project.folder.display();
+                "take a snapshot first (`jenv snapshot`); it writes the record rebuild needs"
             );
         };
         let base = &self.project.manifest.image;
@@ -39,9 +40,8 @@ impl Context {
                 )
             })?;
         }
-        let config =
-            self.engine.inspect_image(base).await?.and_then(|i| i.config).context("the base image vanished")?;
-        let run_as = run_as::decide(config.env.as_deref().unwrap_or_default(), run_as::host_ids());
+        let config = self.engine.inspect_image(base).await?.map(|i| i.config).context("the base image vanished")?;
+        let run_as = run_as::decide(config.env(), run_as::host_ids());
 
         // Started as the notebook is (same entrypoint, user and environment), only idling instead
         // of serving, so installs run with the notebook user's identity and groups.
@@ -52,42 +52,43 @@ impl Context {
         let vars_file = vars.write(&self.run_vars(&run_as, &settings))?;
         let mut helper = self.helper_spec(base, "rebuild");
         let idle = ["sleep".to_string(), "infinity".to_string()];
-        helper.entrypoint = Some(run_env::wrapped_entrypoint(config.entrypoint.as_deref().unwrap_or_default(), &idle));
+        helper.entrypoint = Some(run_env::wrapped_entrypoint(config.entrypoint(), &idle));
         helper.binds = vec![
-            (self.project.folder.display().to_string(), mount.clone(), false),
-            (vars_file.display().to_string(), run_env::TARGET.to_string(), true),
+            Bind { source: self.project.folder.clone(), target: mount.clone(), read_only: false },
+            Bind { source: vars_file, target: run_env::TARGET.to_string(), read_only: true },
         ];
         helper.working_dir = run_as.working_dir.clone().unwrap_or(mount);
         helper.user = run_as.user.clone();
         let exec_env = vars.exec_env()?;
-        self.engine.create(&helper).await?;
-        let rebuilt = async {
+        let rebuilt = with_helper(&self.engine, &helper, async |name: &str| {
             if let Some(claim) = &run_as.claim {
-                self.engine.own_folder(&helper.name, &claim.path, claim.uid, claim.gid).await?;
+                self.engine.own_folder(name, &claim.path, claim.uid, claim.gid).await?;
             }
-            let target = ExecTarget { container: &helper.name, user: &run_as.exec_user, env: &exec_env };
+            let target = ExecTarget { container: name, user: &run_as.exec_user, env: &exec_env };
             self.install_and_commit(&target, record, config).await
-        }
+        })
         .await;
-        self.engine.remove(&helper.name).await?;
         vars.remove()?;
         rebuilt
     }
 
     /// Starts the helper and waits until its start script has handed over to `sleep infinity`.
     async fn start_idle_helper(&self, helper: &str) -> Result<()> {
-        self.engine.start(helper).await.map_err(|e| anyhow::anyhow!("cannot start the rebuild container: {e:?}"))?;
+        self.engine
+            .start(helper)
+            .await
+            .map_err(StartError::into_error)
+            .context("cannot start the rebuild container")?;
         let deadline = Instant::now() + HELPER_START_TIMEOUT;
         loop {
             if self.engine.processes(helper).await.unwrap_or_default().iter().any(|p| p == "sleep infinity") {
                 return Ok(());
             }
-            let running = self.engine.inspect_container(helper).await?.and_then(|c| c.state).and_then(|s| s.running);
-            if running != Some(true) || Instant::now() >= deadline {
+            if !self.engine.is_running(helper).await? || Instant::now() >= deadline {
                 let logs = self.engine.tail_logs(helper, 20).await;
                 hinted!(
-                    "check that the base image starts its command through its entrypoint",
-                    "the rebuild container did not start; its last log lines:\n{logs}"
+                    "the rebuild container did not start; its last log lines:\n{logs}";
+                    "check that the base image starts its command through its entrypoint"
                 );
             }
             tokio::time::sleep(HELPER_POLL).await;
@@ -95,7 +96,7 @@ impl Context {
     }
 
     /// Refuses before installing anything when the record needs conda and the image has none.
-    async fn check_conda(&self, target: &ExecTarget<'_>, record: &Record) -> Result<Option<String>> {
+    async fn check_conda(&self, target: &ExecTarget<'_>, record: &PackageRecord) -> Result<Option<String>> {
         if record.conda.is_empty() && record.conda_removed.is_empty() {
             return Ok(None);
         }
@@ -106,19 +107,19 @@ impl Context {
         }
         let names: Vec<&str> = record.conda.keys().chain(record.conda_removed.iter()).map(String::as_str).collect();
         hinted!(
-            "set `image` in .jupyter-env to a conda-based image (e.g. a Jupyter docker-stacks image), or remove the conda entries from .jupyter-env.lock",
-            "cannot rebuild: {LOCK_FILE} lists conda packages ({}) but the base image {} has neither conda nor mamba; nothing was installed",
+            "cannot rebuild: {RECORD_FILE} lists conda packages ({}) but the base image {} has neither conda nor mamba; nothing was installed",
             names.join(", "),
-            self.project.manifest.image
+            self.project.manifest.image;
+            "set `image` in .jupyter-env to a conda-based image (e.g. a Jupyter docker-stacks image), or remove the conda entries from .jupyter-env.lock"
         )
     }
 
     async fn install_and_commit(
         &self,
         target: &ExecTarget<'_>,
-        mut record: Record,
+        mut record: PackageRecord,
         config: ImageConfig,
-    ) -> Result<Record> {
+    ) -> Result<PackageRecord> {
         let helper = target.container;
         self.start_idle_helper(helper).await?;
         let conda = self.check_conda(target, &record).await?;
@@ -127,16 +128,16 @@ impl Context {
             let outcome = self.engine.exec(target, &self.project.manifest.mount, &step, true).await?;
             if outcome.exit_code != 0 {
                 hinted!(
-                    "fix the failing entry in .jupyter-env.lock (or make its source reachable) and run `jenv rebuild` again",
                     "`{}` failed with exit code {}; no image was made",
                     step.join(" "),
-                    outcome.exit_code
+                    outcome.exit_code;
+                    "fix the failing entry in .jupyter-env.lock (or make its source reachable) and run `jenv rebuild` again"
                 );
             }
         }
         record.created = clock::now_secs();
         record.snapshot = format!("{}-rebuilt", clock::tag(record.created));
-        record.message = format!("rebuilt from {LOCK_FILE}");
+        record.message = format!("rebuilt from {RECORD_FILE}");
         record.size_added = 0;
         let repository = &self.project.manifest.repository;
         let config = self.snapshot_config(config, &record.snapshot, record.created, &record.message, Some(&record));
@@ -145,14 +146,14 @@ impl Context {
         spinner.finish();
         let image = committed?;
         self.engine.tag(&image, repository, "latest").await?;
-        Records::new(&self.state, self.env_name()).save(&record)?;
-        record::write_lock(&self.project.folder, &record)?;
+        RecordStore::new(&self.state, self.env_name()).save(&record)?;
+        record::write_folder_record(&self.project.folder, &record)?;
         Ok(record)
     }
 }
 
 /// The installer commands that turn the base image into the recorded environment.
-fn install_steps(record: &Record, conda: &str) -> Vec<Vec<String>> {
+fn install_steps(record: &PackageRecord, conda: &str) -> Vec<Vec<String>> {
     let step = |head: &[&str], items: Vec<String>| -> Option<Vec<String>> {
         (!items.is_empty()).then(|| head.iter().map(|s| s.to_string()).chain(items).collect())
     };
@@ -173,7 +174,7 @@ mod tests {
 
     #[test]
     fn steps_follow_the_record() {
-        let mut record = Record::default();
+        let mut record = PackageRecord::default();
         assert!(install_steps(&record, "conda").is_empty());
         record.pip.insert("probe".into(), "probe @ file:///w/probe.whl".into());
         record.pip_removed.insert("old".into());

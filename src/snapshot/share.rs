@@ -4,18 +4,19 @@
 //! label, so the receiving side knows what it holds; what a push sends is the environment, never
 //! this machine's paths (folder, state folder, home, user name), which stay in local labels and state.
 
-use std::collections::HashMap;
-
 use anyhow::{Context as _, Result};
-use bollard::auth::DockerCredentials;
 use serde::Serialize;
 
-use crate::engine::{ContainerSpec, Transfer, label};
-use crate::engine::{reference, registry};
+use crate::engine::helper::with_helper;
+use crate::engine::labels::{self, SnapshotLabels};
+use crate::engine::reference;
+use crate::engine::registry::{self, Credentials};
+use crate::engine::transfer::TransferError;
+use crate::engine::types::ContainerSpec;
 use crate::error::{Hinted, hinted};
 use crate::notebook::Context;
-use crate::packages::record::{self, Record, Records};
-use crate::snapshot::history::Entry;
+use crate::packages::record::{self, PackageRecord, RecordStore};
+use crate::snapshot::history::SnapshotInfo;
 use crate::ui::progress::Spinner;
 
 #[derive(Debug, Serialize)]
@@ -60,10 +61,11 @@ impl Context {
         let repository = self.project.manifest.repository.clone();
         let history = self.history().await?;
         let Some(current) = history.iter().find(|e| e.current) else {
-            hinted!("take one with `jenv snapshot` first", "this folder has no snapshot to push");
+            hinted!("this folder has no snapshot to push"; "take one with `jenv snapshot` first");
         };
         // An interrupted snapshot is nobody's to start from.
-        let sent: Vec<&Entry> = if all { history.iter().filter(|e| !e.interrupted).collect() } else { vec![current] };
+        let sent: Vec<&SnapshotInfo> =
+            if all { history.iter().filter(|e| !e.interrupted).collect() } else { vec![current] };
         let credentials = registry::credentials_for(&repository)?;
         for (image, tags) in &tags_by_image(&sent, current) {
             match self.shareable_copy(image, &tags[0]).await? {
@@ -81,7 +83,7 @@ impl Context {
     }
 
     /// A copy of the snapshot `image` as `REPOSITORY:tag`, with the same files and config but
-    /// nothing of this machine: the labels holding its paths ([`label::HOST`]) blanked. It is
+    /// nothing of this machine: the labels holding its paths ([`labels::HOST`]) blanked. It is
     /// committed from a helper container that never carried them, because an engine's commit
     /// also records the committed container's own config (Docker's `container_config`), which
     /// for the snapshot was the notebook's, with its folder, state folder and mount paths.
@@ -90,23 +92,21 @@ impl Context {
     /// `jenv.home` (snapshot.rs), so one without it is such a copy already (a pulled snapshot).
     async fn shareable_copy(&self, image: &str, tag: &str) -> Result<Option<String>> {
         let original = self.engine.inspect_image(image).await?.context("the snapshot image vanished")?;
-        let mut config = original.config.unwrap_or_default();
-        let labels = config.labels.clone().unwrap_or_default();
-        if label::HOST.iter().all(|key| labels.get(*key).is_none_or(String::is_empty)) {
+        if !labels::holds_host_paths(&original.labels) {
             return Ok(None);
         }
-        let blank: HashMap<String, String> =
-            label::HOST.iter().chain(&label::CONTAINER_ONLY).map(|key| (key.to_string(), String::new())).collect();
-        config.labels.get_or_insert_with(HashMap::new).extend(blank.clone());
+        let mut config = original.config;
+        let blank = labels::blanked_for_push();
+        config.labels_mut().extend(blank.clone());
         // The engine gives a container its image's labels unless it names them itself.
-        let mut labels = blank;
-        labels.insert(label::MANAGED.to_string(), label::HELPER.to_string());
+        let mut helper_labels = blank;
+        helper_labels.insert(labels::MANAGED.to_string(), labels::HELPER.to_string());
         let helper = ContainerSpec {
             name: format!("{}-share-{}", self.project.container_name(), std::process::id()),
             image: image.to_string(),
             user: String::new(),
             env: Vec::new(),
-            labels,
+            labels: helper_labels,
             binds: Vec::new(),
             working_dir: String::new(),
             ports: Default::default(),
@@ -117,23 +117,16 @@ impl Context {
         };
         let repository = &self.project.manifest.repository;
         let spinner = Spinner::new(&format!("copying {tag} without this machine's paths"));
-        self.engine.create(&helper).await?;
-        let committed = self.engine.commit(&helper.name, repository, tag, config, false).await;
-        let removed = self.engine.remove(&helper.name).await;
+        let copy = with_helper(&self.engine, &helper, async |name: &str| {
+            self.engine.commit(name, repository, tag, config, false).await
+        })
+        .await;
         spinner.finish();
-        let copy = committed?;
-        removed?;
-        Ok(Some(copy))
+        Ok(Some(copy?))
     }
 
     /// Names `copy` by every one of `tags` and pushes them.
-    async fn push_tags(
-        &self,
-        copy: &str,
-        tags: &[String],
-        host: &str,
-        credentials: Option<DockerCredentials>,
-    ) -> Result<()> {
+    async fn push_tags(&self, copy: &str, tags: &[String], host: &str, credentials: Option<Credentials>) -> Result<()> {
         let repository = &self.project.manifest.repository;
         for tag in tags {
             self.engine.tag(copy, repository, tag).await?;
@@ -151,7 +144,7 @@ impl Context {
     /// same files, with this machine's labels), then removes the copy.
     async fn restore_tags(&self, copy: &str, original: &str) -> Result<()> {
         let repository = &self.project.manifest.repository;
-        let named = self.engine.inspect_image(copy).await?.and_then(|i| i.repo_tags).unwrap_or_default();
+        let named = self.engine.inspect_image(copy).await?.map(|i| i.repo_tags).unwrap_or_default();
         for tag in named.iter().filter_map(|t| reference::tag_in(t, repository)) {
             self.engine.tag(original, repository, &tag).await?;
         }
@@ -164,7 +157,8 @@ impl Context {
     pub async fn pull(&self) -> Result<Pulled> {
         let host = self.registry_host()?.to_string();
         let repository = &self.project.manifest.repository;
-        let tag = record::read_lock(&self.project.folder)?.map_or_else(|| "latest".to_string(), |r| r.snapshot);
+        let tag =
+            record::read_folder_record(&self.project.folder)?.map_or_else(|| "latest".to_string(), |r| r.snapshot);
         let image = format!("{repository}:{tag}");
         let credentials = registry::credentials_for(repository)?;
         self.engine.pull_with(&image, credentials).await.map_err(|err| refused(&host, &image, "pull", err))?;
@@ -178,7 +172,7 @@ impl Context {
     /// base image; one without a lock has nothing it expects, so it says why and starts fresh.
     pub async fn pull_if_published(&self) -> Result<bool> {
         let Ok(host) = self.registry_host() else { return Ok(false) };
-        let expected = record::read_lock(&self.project.folder)?;
+        let expected = record::read_folder_record(&self.project.folder)?;
         let base = &self.project.manifest.image;
         match self.pull().await {
             Ok(_) => Ok(true),
@@ -203,23 +197,23 @@ impl Context {
         self.engine.tag(image, repository, "latest").await?;
         let pulled = self.engine.inspect_image(image).await?;
         let size = pulled.as_ref().and_then(|i| i.size);
-        let labels = pulled.and_then(|i| i.config).and_then(|c| c.labels).unwrap_or_default();
-        if let Some(text) = labels.get(label::RECORD).filter(|t| !t.is_empty()) {
-            let mut record = Record::parse(text, std::path::Path::new(image))?;
+        let labels = pulled.map(|i| SnapshotLabels::from_map(&i.labels)).unwrap_or_default();
+        if let Some(text) = &labels.record {
+            let mut record = PackageRecord::parse(text, std::path::Path::new(image))?;
             // What it adds to the base image, when the base is here to compare with.
             let base = self.engine.inspect_image(&self.project.manifest.image).await?.and_then(|i| i.size);
             if let (Some(size), Some(base)) = (size, base) {
                 record.size_added = size - base;
             }
-            Records::new(&self.state, self.env_name()).save(&record)?;
+            RecordStore::new(&self.state, self.env_name()).save(&record)?;
         }
-        Ok(labels.get(label::SNAPSHOT_TAG).cloned())
+        Ok(Some(labels.tag).filter(|tag| !tag.is_empty()))
     }
 }
 
 /// The tags of `sent` grouped by the image they name, in `sent`'s order (newest first);
 /// `latest` goes with `current`'s image. One copy per image is pushed under all its tags.
-fn tags_by_image<'a>(sent: &[&'a Entry], current: &'a Entry) -> Vec<(&'a str, Vec<String>)> {
+fn tags_by_image<'a>(sent: &[&'a SnapshotInfo], current: &'a SnapshotInfo) -> Vec<(&'a str, Vec<String>)> {
     let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
     let latest = std::iter::once((current.image.as_str(), "latest"));
     for (image, tag) in sent.iter().map(|e| (e.image.as_str(), e.tag.as_str())).chain(latest) {
@@ -244,13 +238,13 @@ impl std::fmt::Display for NotPublished {
 impl std::error::Error for NotPublished {}
 
 /// A failed pull or push in jenv's words: a login to make, a missing image, or the engine's reason.
-fn refused(host: &str, image: &str, verb: &str, err: Transfer) -> anyhow::Error {
+fn refused(host: &str, image: &str, verb: &str, err: TransferError) -> anyhow::Error {
     match err {
-        Transfer::Unauthorized(message) => {
+        TransferError::Unauthorized(message) => {
             Hinted::new(format!("{host} refused to let you {verb} {image}: {message}"), registry::login_hint(image))
                 .into()
         }
-        Transfer::NotFound(message) if verb == "pull" => {
+        TransferError::NotFound(message) if verb == "pull" => {
             NotPublished(format!("{host} has no {image} ({message}); push it from where it was made with `jenv push`"))
                 .into()
         }
@@ -266,8 +260,8 @@ fn refused(host: &str, image: &str, verb: &str, err: Transfer) -> anyhow::Error 
 mod tests {
     use super::*;
 
-    fn entry(tag: &str, image: &str) -> Entry {
-        Entry {
+    fn entry(tag: &str, image: &str) -> SnapshotInfo {
+        SnapshotInfo {
             tag: tag.into(),
             image: image.into(),
             created: 0,
@@ -281,7 +275,7 @@ mod tests {
     #[test]
     fn tags_are_pushed_once_per_image_newest_first_with_latest_beside_the_current_one() {
         let history = [entry("s3", "c"), entry("s2", "b"), entry("s2-again", "b"), entry("s1", "a")];
-        let sent: Vec<&Entry> = history.iter().collect();
+        let sent: Vec<&SnapshotInfo> = history.iter().collect();
         let groups = tags_by_image(&sent, &history[1]);
         let expected = [("c", vec!["s3"]), ("b", vec!["s2", "s2-again", "latest"]), ("a", vec!["s1"])];
         assert_eq!(groups, expected.map(|(image, tags)| (image, tags.into_iter().map(String::from).collect())));

@@ -5,12 +5,12 @@
 
 use anyhow::Result;
 
-use crate::engine::EnvContainer;
+use crate::engine::types::Container;
 use crate::error::Hinted;
 use crate::notebook::{Context, Purpose};
 use crate::packages::Change;
 use crate::snapshot::Snapshot;
-use crate::state::env_lock::OpLock;
+use crate::state::env_lock::EnvLock;
 
 /// What to do with package changes that are not in a snapshot when the notebook stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +26,8 @@ pub enum Leave {
 /// and nothing changes between the person's decision and the stop.
 pub struct Stopping<'a> {
     ctx: &'a Context,
-    lock: OpLock,
-    container: Option<EnvContainer>,
+    lock: EnvLock,
+    container: Option<Container>,
     leave: Leave,
     /// Changes no snapshot holds that nobody has decided on yet (`Leave::AskIfChanged` only).
     undecided: Vec<Change>,

@@ -19,7 +19,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
 
-use crate::engine::EnvContainer;
+use crate::engine::types::Container;
 use crate::manifest::Manifest;
 use crate::manifest::user_config::UserConfig;
 use crate::notebook::Context;
@@ -34,11 +34,7 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// The quiet time after the last write before the watcher acts: `JENV_WATCH_DEBOUNCE_MS`
 /// (for editors or file systems that save in slower steps), else 100 ms.
 fn debounce() -> Duration {
-    std::env::var("JENV_WATCH_DEBOUNCE_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(DEBOUNCE)
+    crate::manifest::user_config::millis_from_env("JENV_WATCH_DEBOUNCE_MS", DEBOUNCE)
 }
 /// How often installs made inside the notebook are looked for.
 const PACKAGE_POLL: Duration = Duration::from_secs(2);
@@ -209,10 +205,10 @@ impl Watcher<'_> {
         self.files.iter().any(|f| f.path == path)
     }
 
-    async fn wait_for_notebook(&self) -> Result<EnvContainer> {
+    async fn wait_for_notebook(&self) -> Result<Container> {
         let mut announced = false;
         loop {
-            if let Some(container) = self.ctx.container().await?.filter(EnvContainer::is_running) {
+            if let Some(container) = self.ctx.container().await?.filter(Container::is_running) {
                 return Ok(container);
             }
             if !announced {
@@ -225,8 +221,8 @@ impl Watcher<'_> {
 
     /// The running container, waiting for it if it stopped; a new container resets what is
     /// known about its packages, and requirement files changed meanwhile are acted on.
-    async fn ensure_running(&mut self, container: EnvContainer) -> Result<EnvContainer> {
-        let current = self.ctx.container().await?.filter(EnvContainer::is_running);
+    async fn ensure_running(&mut self, container: Container) -> Result<Container> {
+        let current = self.ctx.container().await?.filter(Container::is_running);
         match current {
             Some(current) if current.id == container.id => Ok(current),
             _ => {
@@ -243,7 +239,7 @@ impl Watcher<'_> {
         }
     }
 
-    async fn on_files_settled(&mut self, container: &EnvContainer) -> Result<()> {
+    async fn on_files_settled(&mut self, container: &Container) -> Result<()> {
         for index in 0..self.files.len() {
             let (name, path) = (self.files[index].name.clone(), self.files[index].path.clone());
             let content = std::fs::read(&path).ok();
@@ -259,7 +255,7 @@ impl Watcher<'_> {
         Ok(())
     }
 
-    async fn on_file_changed(&mut self, container: &EnvContainer, index: usize, text: &str) -> Result<()> {
+    async fn on_file_changed(&mut self, container: &Container, index: usize, text: &str) -> Result<()> {
         let (name, kind) = (self.files[index].name.clone(), self.files[index].kind);
         let mut lines = Vec::new();
         if kind == Kind::Pip {
@@ -281,7 +277,7 @@ impl Watcher<'_> {
         let mount = &self.ctx.project.manifest.mount;
         let working_dir = folder.map_or_else(|| mount.clone(), |f| format!("{mount}/{}", f.display()));
         self.emit(Event::InstallStarted { file: name.clone(), command: command.join(" "), at_ms: unix_millis() });
-        let env = RunEnv::of(container).exec_env()?;
+        let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
         let outcome =
             self.ctx.engine.exec(&container.exec_target(&env), &working_dir, &command, self.options.json).await?;
         if outcome.exit_code != 0 {
@@ -293,7 +289,7 @@ impl Watcher<'_> {
     }
 
     /// Looks for installs made inside the notebook when a site-packages folder changed.
-    async fn on_poll(&mut self, container: &EnvContainer) -> Result<()> {
+    async fn on_poll(&mut self, container: &Container) -> Result<()> {
         let dirs = self.site_dirs(container).await?;
         let mut stamps = Vec::with_capacity(dirs.len());
         for dir in &dirs {
@@ -322,14 +318,14 @@ impl Watcher<'_> {
     }
 
     /// The folders whose modification time moves when a package is installed or removed.
-    async fn site_dirs(&mut self, container: &EnvContainer) -> Result<Vec<String>> {
+    async fn site_dirs(&mut self, container: &Container) -> Result<Vec<String>> {
         if let Some((id, dirs)) = &self.site_dirs
             && *id == container.id
         {
             return Ok(dirs.clone());
         }
         let script = "import site, sys; print('\\n'.join([p for p in sys.path if p] + [site.getusersitepackages()]))";
-        let env = RunEnv::of(container).exec_env()?;
+        let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
         let (_, text) = self.ctx.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
         let mount = format!("{}/", self.ctx.project.manifest.mount.trim_end_matches('/'));
         let mut dirs: Vec<String> = text
