@@ -5,13 +5,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::json::JsonArgs;
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 
 pub async fn run(args: JsonArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
-    crate::cli::settle::settle(&ctx).await;
-    let container = ctx.running_container().await?;
-    let changes = ctx.pending_changes(&container).await?;
+    let nb = Notebook::open().await?;
+    crate::cli::settle::settle(&nb).await;
+    let container = nb.find_running().await?;
+    let changes = nb.pending_changes(&container).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&changes)?);
     } else if changes.is_empty() {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::snapshot::stop::{Leave, Stopping};
 
 #[derive(Debug, Args)]
@@ -19,8 +19,8 @@ pub struct DownArgs {
 }
 
 pub async fn run(args: DownArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
-    crate::cli::settle::settle(&ctx).await;
+    let nb = Notebook::open().await?;
+    crate::cli::settle::settle(&nb).await;
     let leave = if args.discard {
         Leave::Discard
     } else if args.snapshot {
@@ -28,5 +28,5 @@ pub async fn run(args: DownArgs) -> Result<ExitCode> {
     } else {
         Leave::AskIfChanged
     };
-    crate::cli::stopping::finish(&ctx, Stopping::begin(&ctx, leave).await?).await
+    crate::cli::stopping::finish(&nb, Stopping::begin(&nb, leave).await?).await
 }

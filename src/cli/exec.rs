@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::error::hinted;
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::state::run_env::RunEnv;
 
 #[derive(Debug, Args)]
@@ -19,10 +19,10 @@ pub struct ExecArgs {
 
 /// Runs a command as the notebook user in the mounted folder and passes on its exit code.
 pub async fn run(args: ExecArgs) -> Result<ExitCode> {
-    let ctx = Context::load_trusted("exec").await?;
-    let container = ctx.running_container().await?;
+    let nb = Notebook::open_trusted("exec").await?;
+    let container = nb.find_running().await?;
     let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
-    let outcome = ctx.engine.exec(&container.exec_target(&env), &container.mount, &args.command, false).await?;
+    let outcome = nb.engine.exec(&container.exec_target(&env), &container.mount, &args.command, false).await?;
     Ok(exit_code(outcome.exit_code))
 }
 
@@ -30,8 +30,8 @@ pub async fn run(args: ExecArgs) -> Result<ExitCode> {
 /// used here rather than reimplementing raw-mode terminal handling. Without a terminal the
 /// shell reads commands from stdin (`echo 'pip list' | jenv shell`).
 pub async fn shell() -> Result<ExitCode> {
-    let ctx = Context::load_trusted("shell").await?;
-    let container = ctx.running_container().await?;
+    let nb = Notebook::open_trusted("shell").await?;
+    let container = nb.find_running().await?;
     let shell = "if command -v bash >/dev/null; then exec bash; else exec sh; fi";
     let interactive = if std::io::stdin().is_terminal() { "-it" } else { "-i" };
     // `-e NAME` takes the value from the docker CLI's own environment, so no value shows in `ps`.

@@ -5,14 +5,14 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::json::JsonArgs;
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::snapshot::clock;
 use crate::ui::format::human_bytes;
 
 pub async fn run(args: JsonArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
-    crate::cli::settle::settle(&ctx).await;
-    let entries = ctx.history().await?;
+    let nb = Notebook::open().await?;
+    crate::cli::settle::settle(&nb).await;
+    let entries = nb.history().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&entries)?);
         return Ok(ExitCode::SUCCESS);

@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::error::hinted;
 use crate::manifest::docker_run;
-use crate::manifest::keys::{MountSpec, PortSpec, Resources, Ui};
+use crate::manifest::keys::{JupyterUi, MountSpec, PortSpec, Resources};
 use crate::manifest::trust::write_trusted;
 use crate::manifest::user_config::UserConfig;
 use crate::manifest::{FILE_NAME, InitOptions, Manifest, container_name};
@@ -48,7 +48,7 @@ pub struct InitArgs {
     pub shm_size: Option<String>,
     /// Which UI the printed URL opens (default: Lab on docker-stacks images, else the classic tree)
     #[arg(long, value_enum)]
-    pub ui: Option<UiArg>,
+    pub ui: Option<JupyterUiArg>,
     /// Build the manifest from a `docker run ...` line (an alias you used so far)
     #[arg(long, value_name = "'docker run ...'", conflicts_with_all = ["image", "ports", "env", "env_file", "mounts", "gpus", "memory", "cpus", "shm_size"])]
     pub from_docker_run: Option<String>,
@@ -58,7 +58,7 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum UiArg {
+pub enum JupyterUiArg {
     Lab,
     Notebook,
 }
@@ -87,8 +87,8 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
 /// The manifest settings the flags (or a `docker run` line) ask for, and notes for the user.
 fn options(args: InitArgs, folder: &Path) -> Result<(InitOptions, Vec<String>)> {
     let ui = args.ui.map(|ui| match ui {
-        UiArg::Lab => Ui::Lab,
-        UiArg::Notebook => Ui::Notebook,
+        JupyterUiArg::Lab => JupyterUi::Lab,
+        JupyterUiArg::Notebook => JupyterUi::Notebook,
     });
     if let Some(line) = &args.from_docker_run {
         let converted = docker_run::convert(line, folder)?;

@@ -7,7 +7,7 @@ use clap::Args;
 use futures_util::StreamExt;
 
 use crate::error::hinted;
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -20,11 +20,11 @@ pub struct LogsArgs {
 }
 
 pub async fn run(args: LogsArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
-    if ctx.container().await?.is_none() {
-        hinted!("{} has no notebook container", ctx.project.folder.display(); "start it with `jenv up`");
+    let nb = Notebook::open().await?;
+    if nb.find().await?.is_none() {
+        hinted!("{} has no notebook container", nb.project.folder.display(); "start it with `jenv up`");
     }
-    let mut logs = ctx.engine.logs(&ctx.project.container_name(), args.follow, args.tail);
+    let mut logs = nb.engine.logs(&nb.project.container_name(), args.follow, args.tail);
     loop {
         tokio::select! {
             chunk = logs.next() => match chunk {

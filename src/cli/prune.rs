@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::engine::Engine;
 use crate::manifest;
-use crate::notebook::{Context, orphans};
+use crate::notebook::{Notebook, orphans};
 use crate::state::StateDir;
 
 #[derive(Debug, Args)]
@@ -25,9 +25,9 @@ pub async fn run(args: PruneArgs) -> Result<ExitCode> {
 }
 
 async fn prune_snapshots(keep: usize) -> Result<ExitCode> {
-    let ctx = Context::load_trusted("prune").await?;
-    crate::cli::settle::settle(&ctx).await;
-    let pruned = ctx.prune(keep).await?;
+    let nb = Notebook::open_trusted("prune").await?;
+    crate::cli::settle::settle(&nb).await;
+    let pruned = nb.prune(keep).await?;
     for tag in &pruned.removed {
         println!("removed {tag}");
     }

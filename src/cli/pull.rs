@@ -5,13 +5,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::json::JsonArgs;
-use crate::notebook::Context;
+use crate::notebook::{Notebook, image};
 
 pub async fn run(args: JsonArgs) -> Result<ExitCode> {
     // It changes which image `jenv up` starts from, as rollback does.
-    let ctx = Context::load_trusted("pull").await?;
-    crate::cli::settle::settle(&ctx).await;
-    let pulled = ctx.pull().await?;
+    let nb = Notebook::open_trusted("pull").await?;
+    crate::cli::settle::settle(&nb).await;
+    let pulled = image::pull(&nb).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&pulled)?);
     } else {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
@@ -18,9 +18,9 @@ pub struct PushArgs {
 }
 
 pub async fn run(args: PushArgs) -> Result<ExitCode> {
-    let ctx = Context::load().await?;
-    crate::cli::settle::settle(&ctx).await;
-    let pushed = ctx.push(args.all).await?;
+    let nb = Notebook::open().await?;
+    crate::cli::settle::settle(&nb).await;
+    let pushed = nb.push(args.all).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&pushed)?);
     } else {

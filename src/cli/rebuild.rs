@@ -4,13 +4,13 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 
 pub async fn run() -> Result<ExitCode> {
-    let ctx = Context::load_trusted("rebuild").await?;
-    crate::cli::settle::settle(&ctx).await;
-    let record = ctx.rebuild().await?;
-    println!("{}:{}", ctx.project.manifest.repository, record.snapshot);
+    let nb = Notebook::open_trusted("rebuild").await?;
+    crate::cli::settle::settle(&nb).await;
+    let record = nb.rebuild().await?;
+    println!("{}:{}", nb.project.manifest.repository, record.snapshot);
     eprintln!(
         "rebuilt with {} recorded pip and {} conda packages; the next `jenv up` starts from it",
         record.pip.len(),

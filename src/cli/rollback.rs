@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::Args;
 use clap_complete::engine::CompletionCandidate;
 
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 
 /// A Tab must not hang on an engine that does not answer.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(3);
@@ -21,11 +21,11 @@ pub struct RollbackArgs {
 }
 
 pub async fn run(args: RollbackArgs) -> Result<ExitCode> {
-    let ctx = Context::load_trusted("rollback").await?;
-    crate::cli::settle::settle(&ctx).await;
-    let target = ctx.rollback(args.tag.as_deref()).await?;
-    println!("{}:{}", ctx.project.manifest.repository, target.tag);
-    let running = ctx.container().await?.is_some_and(|c| c.is_running());
+    let nb = Notebook::open_trusted("rollback").await?;
+    crate::cli::settle::settle(&nb).await;
+    let target = nb.rollback(args.tag.as_deref()).await?;
+    println!("{}:{}", nb.project.manifest.repository, target.tag);
+    let running = nb.find().await?.is_some_and(|c| c.is_running());
     eprintln!(
         "the next `jenv up` starts from {}{}",
         target.tag,
@@ -40,7 +40,7 @@ fn snapshot_tags(current: &OsStr) -> Vec<CompletionCandidate> {
     let prefix = current.to_string_lossy();
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return Vec::new() };
     let entries = runtime.block_on(async {
-        let history = async { Context::load().await?.history().await };
+        let history = async { Notebook::open().await?.history().await };
         tokio::time::timeout(ENGINE_DEADLINE, history).await.ok().and_then(Result::ok).unwrap_or_default()
     });
     entries

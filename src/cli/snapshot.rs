@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::packages::Change;
 use crate::snapshot::Snapshot;
 
@@ -36,13 +36,13 @@ struct SnapshotJson<'a> {
 }
 
 pub async fn run(args: SnapshotArgs) -> Result<ExitCode> {
-    let ctx = Context::load_trusted("snapshot").await?;
-    crate::cli::settle::settle(&ctx).await;
-    let snapshot = ctx.snapshot(&args.message, args.flatten).await?;
+    let nb = Notebook::open_trusted("snapshot").await?;
+    crate::cli::settle::settle(&nb).await;
+    let snapshot = nb.snapshot(&args.message, args.flatten).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json(&snapshot))?);
     } else {
-        println!("{}:{}", ctx.project.manifest.repository, snapshot.tag);
+        println!("{}:{}", nb.project.manifest.repository, snapshot.tag);
         eprintln!("{}", snapshot.summary());
         eprintln!("the next `jenv up` starts from it");
     }

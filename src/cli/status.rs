@@ -8,8 +8,10 @@ use clap::Args;
 
 use crate::engine::Engine;
 use crate::engine::types::Container;
+use crate::notebook::Notebook;
+use crate::notebook::leases::known_tokens;
 use crate::notebook::status::NotebookStatus;
-use crate::notebook::{Context, known_tokens, url_of};
+use crate::notebook::url::url_of;
 use crate::state::StateDir;
 
 #[derive(Debug, Args)]
@@ -37,28 +39,28 @@ pub async fn run(args: StatusArgs) -> Result<ExitCode> {
 }
 
 async fn this_folder() -> Result<NotebookStatus> {
-    let ctx = Context::load().await?;
-    crate::cli::settle::settle(&ctx).await;
-    let tokens = known_tokens(&ctx.state);
-    let busy = ctx.busy();
-    let mut entry = match ctx.container().await? {
+    let nb = Notebook::open().await?;
+    crate::cli::settle::settle(&nb).await;
+    let tokens = known_tokens(&nb.state);
+    let busy = nb.busy_with();
+    let mut entry = match nb.find().await? {
         Some(container) => {
             // Packages can only be listed in a running notebook, and not while a snapshot commits.
             let changes = if container.is_running() && busy.is_none() {
-                Some(ctx.pending_changes(&container).await?.len())
+                Some(nb.pending_changes(&container).await?.len())
             } else {
                 None
             };
-            let drift = ctx.drift(&container).unwrap_or_else(|err| vec![format!("unknown ({err})")]);
-            let mut entry = entry(&tokens, &ctx.engine, container).await?;
+            let drift = nb.drift(&container).unwrap_or_else(|err| vec![format!("unknown ({err})")]);
+            let mut entry = entry(&tokens, &nb.engine, container).await?;
             entry.changes = changes;
             entry.drift = drift;
             entry
         }
-        None => NotebookStatus::absent(&ctx.project),
+        None => NotebookStatus::absent(&nb.project),
     };
     entry.busy = busy;
-    entry.engine = describe_engine(&ctx.engine);
+    entry.engine = describe_engine(&nb.engine);
     Ok(entry)
 }
 

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::snapshot::stop::{Leave, Stopping};
 use crate::ui::prompt;
 
 /// Asks what `stopping` needs decided (on a terminal; without one the stop is refused), stops,
 /// and says what was done. A cancel keeps the notebook running and fails.
-pub async fn finish(ctx: &Context, mut stopping: Stopping<'_>) -> Result<ExitCode> {
+pub async fn finish(nb: &Notebook, mut stopping: Stopping<'_>) -> Result<ExitCode> {
     if let Some(question) = stopping.question()
         && prompt::interactive()
     {
@@ -27,14 +27,14 @@ pub async fn finish(ctx: &Context, mut stopping: Stopping<'_>) -> Result<ExitCod
     }
     let stopped = stopping.finish().await?;
     if let Some(snapshot) = &stopped.snapshot {
-        println!("{}:{}", ctx.project.manifest.repository, snapshot.tag);
+        println!("{}:{}", nb.project.manifest.repository, snapshot.tag);
         eprintln!("{}", snapshot.summary());
         eprintln!("the next `jenv up` starts from it");
     }
     if stopped.existed {
-        eprintln!("stopped {}", ctx.project.container_name());
+        eprintln!("stopped {}", nb.project.container_name());
     } else {
-        eprintln!("{} was not running", ctx.project.container_name());
+        eprintln!("{} was not running", nb.project.container_name());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,7 @@ use crate::error::Hinted;
 use crate::manifest::trust::write_trusted;
 use crate::manifest::user_config::UserConfig;
 use crate::manifest::{self, FILE_NAME, Manifest, Project};
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::notebook::status::NotebookStatus;
 use crate::snapshot::stop::{Leave, Stopping};
 use crate::state::StateDir;
@@ -50,22 +50,22 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         }
         None => first_run(&cwd, args.init).await?,
     };
-    let ctx = Context::for_project(project).await?;
-    crate::cli::settle::settle(&ctx).await;
-    if let Some(container) = ctx.container().await? {
-        let differs = ctx.drift(&container)?;
+    let nb = Notebook::for_project(project).await?;
+    crate::cli::settle::settle(&nb).await;
+    if let Some(container) = nb.find().await? {
+        let differs = nb.drift(&container)?;
         if !differs.is_empty() {
             // Recreated only through the guard `down` uses: installs no snapshot holds are never lost silently.
             eprintln!("the notebook no longer matches .jupyter-env ({}); recreating it", differs.join(", "));
             // The guard counts installs from inside the container: a stopped one is started first.
-            let stopping = Stopping::begin_starting(&ctx).await?;
-            if stopping::finish(&ctx, stopping).await? != ExitCode::SUCCESS {
+            let stopping = Stopping::begin_starting(&nb).await?;
+            if stopping::finish(&nb, stopping).await? != ExitCode::SUCCESS {
                 return Ok(ExitCode::FAILURE);
             }
         }
     }
-    let running = ctx.up().await?;
-    let endpoint = ctx.engine.endpoint();
+    let live = nb.up().await?;
+    let endpoint = nb.engine.endpoint();
     if !endpoint.ports_reachable_here() {
         eprintln!(
             "note: the URL's port is on the loopback of the engine's host ({}); forward it from there, e.g. `ssh -NL PORT:127.0.0.1:PORT HOST`",
@@ -73,14 +73,14 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
         );
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&NotebookStatus::from_running(&running))?);
+        println!("{}", serde_json::to_string_pretty(&NotebookStatus::from_live(&live))?);
     } else {
-        println!("{}", running.url);
+        println!("{}", live.url);
     }
     if args.attach || args.watch {
         let config = UserConfig::load()?;
-        let watch = args.watch.then(|| Options::from_flags(args.yes, args.ask, false, &ctx.project.manifest, &config));
-        return attach(&ctx, watch).await;
+        let watch = args.watch.then(|| Options::from_flags(args.yes, args.ask, false, &nb.project.manifest, &config));
+        return attach(&nb, watch).await;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -108,13 +108,13 @@ async fn first_run(cwd: &Path, init: bool) -> Result<Project> {
 
 /// Streams the notebook's logs like `docker run -it`; Ctrl-C stops the notebook, following the
 /// same rule as `jenv down` for changes that no snapshot holds.
-async fn attach(ctx: &Context, watch: Option<Options>) -> Result<ExitCode> {
+async fn attach(nb: &Notebook, watch: Option<Options>) -> Result<ExitCode> {
     let mut interrupts = crate::ui::signals::Interrupts::listen();
     eprintln!("streaming logs; press Ctrl-C to stop the notebook");
-    let mut logs = ctx.engine.logs(&ctx.project.container_name(), true, Some(0));
+    let mut logs = nb.engine.logs(&nb.project.container_name(), true, Some(0));
     let mut watcher = Box::pin(async {
         match watch {
-            Some(options) => crate::watch::run(ctx, options).await,
+            Some(options) => crate::watch::run(nb, options).await,
             None => std::future::pending().await,
         }
     });
@@ -132,7 +132,7 @@ async fn attach(ctx: &Context, watch: Option<Options>) -> Result<ExitCode> {
     drop(watcher);
     if stopped_by_user {
         eprintln!("stopping the notebook");
-        stopping::finish(ctx, Stopping::begin(ctx, Leave::AskIfChanged).await?).await
+        stopping::finish(nb, Stopping::begin(nb, Leave::AskIfChanged).await?).await
     } else {
         // Its filesystem may hold installs no snapshot has: keep the container.
         eprintln!("the notebook stopped by itself; `jenv up` starts it again, `jenv down` removes it");

@@ -4,11 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 
 pub async fn run() -> Result<ExitCode> {
-    let ctx = Context::load().await?;
-    let running = ctx.running(ctx.running_container().await?).await?;
-    println!("{}", running.url);
+    let nb = Notebook::open().await?;
+    let url = nb.url_of(&nb.find_running().await?).await?;
+    println!("{url}");
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::manifest::user_config::UserConfig;
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::watch::{self, Options};
 
 #[derive(Debug, Args)]
@@ -24,11 +24,11 @@ pub struct WatchArgs {
 }
 
 pub async fn run(args: WatchArgs) -> Result<ExitCode> {
-    let ctx = Context::load_trusted("watch").await?;
-    crate::cli::settle::settle(&ctx).await;
-    let options = Options::from_flags(args.yes, args.ask, args.json, &ctx.project.manifest, &UserConfig::load()?);
+    let nb = Notebook::open_trusted("watch").await?;
+    crate::cli::settle::settle(&nb).await;
+    let options = Options::from_flags(args.yes, args.ask, args.json, &nb.project.manifest, &UserConfig::load()?);
     tokio::select! {
-        result = watch::run(&ctx, options) => match result? {},
+        result = watch::run(&nb, options) => match result? {},
         _ = crate::ui::signals::interrupted() => eprintln!("stopped watching"),
     }
     Ok(ExitCode::SUCCESS)

@@ -299,17 +299,17 @@ impl Gpus {
 /// Which Jupyter UI the printed URL opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Ui {
+pub enum JupyterUi {
     Lab,
     Notebook,
 }
 
-impl Ui {
+impl JupyterUi {
     /// The URL path that opens this UI.
     pub fn path(self) -> &'static str {
         match self {
-            Ui::Lab => "lab",
-            Ui::Notebook => "tree",
+            JupyterUi::Lab => "lab",
+            JupyterUi::Notebook => "tree",
         }
     }
 }
@@ -476,7 +476,7 @@ mod tests {
 
     #[test]
     fn ui_paths() {
-        assert_eq!(Ui::Lab.path(), "lab");
-        assert_eq!(Ui::Notebook.path(), "tree");
+        assert_eq!(JupyterUi::Lab.path(), "lab");
+        assert_eq!(JupyterUi::Notebook.path(), "tree");
     }
 }

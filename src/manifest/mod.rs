@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Hinted;
-use crate::manifest::keys::{MountSpec, PortSpec, Resources, Ui};
+use crate::manifest::keys::{JupyterUi, MountSpec, PortSpec, Resources};
 use crate::manifest::user_config::UserConfig;
 
 pub const FILE_NAME: &str = ".jupyter-env";
@@ -38,7 +38,7 @@ pub struct Manifest {
     pub mount: String,
     /// Which UI the printed URL opens; by default Lab on docker-stacks images, else the classic tree.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ui: Option<Ui>,
+    pub ui: Option<JupyterUi>,
     /// A dotenv file, relative to the folder, whose variables the notebook gets (may be git-ignored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env_file: Option<String>,
@@ -68,7 +68,7 @@ struct Written {
     image: Option<String>,
     repository: Option<String>,
     mount: Option<String>,
-    ui: Option<Ui>,
+    ui: Option<JupyterUi>,
     env_file: Option<String>,
     ports: Option<BTreeMap<String, PortSpec>>,
     #[serde(default)]
@@ -170,7 +170,7 @@ pub struct InitOptions {
     pub env_file: Option<String>,
     pub mounts: Vec<MountSpec>,
     pub resources: Resources,
-    pub ui: Option<Ui>,
+    pub ui: Option<JupyterUi>,
 }
 
 impl Manifest {
@@ -546,7 +546,7 @@ gpus = ["0", "1"]
     #[test]
     fn docker_run_keys_parse_and_round_trip() {
         let manifest = with(RICH).unwrap();
-        assert_eq!(manifest.ui, Some(Ui::Lab));
+        assert_eq!(manifest.ui, Some(JupyterUi::Lab));
         assert_eq!(manifest.env["MODE"], "dev");
         assert_eq!(manifest.mounts.len(), 2);
         assert!(manifest.mounts[0].read_only, "extra mounts are read-only by default");

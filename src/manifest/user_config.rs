@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::error::{Hinted, hinted};
-use crate::manifest::keys::Ui;
+use crate::manifest::keys::JupyterUi;
 use crate::state::files::read_optional;
 
 /// Host ports jenv leases from when neither `JENV_PORT_RANGE` nor `port_range` says otherwise.
@@ -46,7 +46,7 @@ pub struct UserConfig {
     /// The base image `jenv init` and `jenv up --init` write.
     pub image: Option<String>,
     /// The UI new manifests open.
-    pub ui: Option<Ui>,
+    pub ui: Option<JupyterUi>,
     /// Host ports jenv leases from, `"LOW-HIGH"`.
     pub port_range: Option<String>,
     /// Skip the trust check for every folder (as `JENV_TRUST_ALL=1`).
@@ -190,7 +190,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.image.as_deref(), Some("img:1"));
-        assert_eq!(config.ui, Some(Ui::Notebook));
+        assert_eq!(config.ui, Some(JupyterUi::Notebook));
         assert_eq!(config.port_range.as_deref(), Some("9000-9010"));
         assert_eq!(config.trust_all, Some(true));
         assert!(config.watch_yes());

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::engine::types::Container;
 use crate::manifest::{self, Project};
-use crate::notebook::Running;
+use crate::notebook::LiveNotebook;
 
 /// One environment as `status` (and `up --json`) reports it; the JSON shape is documented
 /// (docs/cli.md).
@@ -63,8 +63,8 @@ impl NotebookStatus {
         }
     }
 
-    pub fn from_running(running: &Running) -> NotebookStatus {
-        NotebookStatus::from_container(&running.container, Some(running.url.clone()))
+    pub fn from_live(live: &LiveNotebook) -> NotebookStatus {
+        NotebookStatus::from_container(&live.container, Some(live.url.clone()))
     }
 
     pub fn absent(project: &Project) -> NotebookStatus {

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use crate::engine::helper::with_helper;
 use crate::engine::types::{Container, StartError};
 use crate::error::hinted;
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::packages::{self, Change, Installed};
 use crate::state::files::write_atomic;
 use crate::state::run_env::RunEnv;
@@ -39,7 +39,7 @@ impl Listings {
     }
 }
 
-impl Context {
+impl Notebook {
     /// Lists the packages in the running container (removing pip's caches first if `clean`).
     pub async fn list_packages(&self, container: &Container, clean: bool) -> Result<String> {
         let script = packages::listing_script(clean);
@@ -70,7 +70,7 @@ impl Context {
     /// The image the container's changes are counted from.
     pub fn baseline_image(&self, container: &Container) -> String {
         let recorded = match self.state.read() {
-            Loaded::Ok(state) => state.environments.get(self.env_name()).and_then(|r| r.baseline.clone()),
+            Loaded::Ok(state) => state.environments.get(self.name()).and_then(|r| r.baseline.clone()),
             Loaded::Corrupt(_) => None,
         };
         recorded.unwrap_or_else(|| container.image_id.clone())

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::engine::labels::{self, SnapshotLabels};
 use crate::engine::reference;
 use crate::error::hinted;
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::packages::record::{self, RecordStore};
 use crate::snapshot::interrupted::Pending;
 
@@ -33,15 +33,15 @@ pub struct Pruned {
     pub in_use: Vec<String>,
 }
 
-impl Context {
+impl Notebook {
     /// The folder's snapshots, newest first.
     pub async fn history(&self) -> Result<Vec<SnapshotInfo>> {
         let repository = &self.project.manifest.repository;
         let current = self.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id);
-        let records = RecordStore::new(&self.state, self.env_name());
-        let pending = Pending::new(&self.state, self.env_name());
+        let records = RecordStore::new(&self.state, self.name());
+        let pending = Pending::new(&self.state, self.name());
         let mut entries = Vec::new();
-        for image in self.engine.images_labelled(labels::NAME, self.env_name()).await? {
+        for image in self.engine.images_labelled(labels::NAME, self.name()).await? {
             // Spelled `docker.io/jenv/x:TAG` by Podman, `jenv/x:TAG` by Docker.
             let tags = image.repo_tags.iter().filter_map(|t| reference::tag_in(t, repository));
             for tag in tags.filter(|t| t != "latest") {
@@ -65,7 +65,7 @@ impl Context {
 
     /// Points `latest` at `tag` (default: the snapshot before the current one).
     pub async fn rollback(&self, tag: Option<&str>) -> Result<SnapshotInfo> {
-        let _op = self.op_lock("jenv rollback").await?;
+        let _op = self.lock("jenv rollback").await?;
         let history = self.history().await?;
         let target = match tag {
             Some(tag) => history.iter().find(|e| e.tag == tag),
@@ -97,7 +97,7 @@ impl Context {
         };
         let repository = &self.project.manifest.repository;
         self.engine.tag(&format!("{repository}:{}", target.tag), repository, "latest").await?;
-        if let Some(record) = RecordStore::new(&self.state, self.env_name()).load(&target.tag)? {
+        if let Some(record) = RecordStore::new(&self.state, self.name()).load(&target.tag)? {
             record::write_folder_record(&self.project.folder, &record)?;
         }
         Ok(target)
@@ -106,11 +106,11 @@ impl Context {
     /// Removes interrupted snapshots and those beyond the newest `keep`, never the current one
     /// nor one a container uses.
     pub async fn prune(&self, keep: usize) -> Result<Pruned> {
-        let _op = self.op_lock("jenv prune").await?;
+        let _op = self.lock("jenv prune").await?;
         let used: BTreeSet<String> = self.engine.list_all_image_ids().await?;
         let repository = &self.project.manifest.repository;
-        let records = RecordStore::new(&self.state, self.env_name());
-        let pending = Pending::new(&self.state, self.env_name());
+        let records = RecordStore::new(&self.state, self.name());
+        let pending = Pending::new(&self.state, self.name());
         let mut pruned = Pruned { removed: Vec::new(), in_use: Vec::new() };
         let history = self.history().await?;
         for entry in beyond(&history, keep) {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::labels::{self, SnapshotLabels};
 use crate::engine::types::ImageInfo;
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::packages::record::{self, PackageRecord, RecordStore};
 use crate::state::env_lock::EnvLocks;
 use crate::state::files::{read_text, remove_if_exists, write_atomic};
@@ -142,16 +142,16 @@ pub enum Settled {
     Interrupted { tag: String },
 }
 
-impl Context {
+impl Notebook {
     /// Finishes, or marks interrupted, the snapshots a killed `jenv snapshot` of this folder
     /// left. Does nothing while another jenv command works on the folder (it may be that snapshot).
     pub async fn settle_interrupted(&self) -> Result<Vec<Settled>> {
-        let pending = Pending::new(&self.state, self.env_name());
+        let pending = Pending::new(&self.state, self.name());
         if pending.all()?.iter().all(|p| p.interrupted) {
             return Ok(Vec::new());
         }
         let locks = EnvLocks::new(&self.state);
-        let Some(_op) = locks.try_acquire(self.env_name(), "jenv finishing an interrupted snapshot")? else {
+        let Some(_op) = locks.try_acquire(self.name(), "jenv finishing an interrupted snapshot")? else {
             return Ok(Vec::new());
         };
         let mut settled = Vec::new();
@@ -166,7 +166,7 @@ impl Context {
         let repository = &self.project.manifest.repository;
         let inspected = self.engine.inspect_image(&format!("{repository}:{}", snapshot.tag)).await?;
         let record = inspected.as_ref().and_then(|image| record_label(image, &snapshot.tag));
-        let container = self.container().await?;
+        let container = self.find().await?;
         let mut found = Found {
             image: inspected.as_ref().map(|i| i.id.clone()),
             record: record.is_some(),
@@ -201,13 +201,13 @@ impl Context {
                 let parent = self.engine.inspect_image(&snapshot.parent).await?.and_then(|i| i.size);
                 // The commit's own layer, as the snapshot measures it.
                 record.size_added = inspected.size.zip(parent).map_or(0, |(size, parent)| size - parent);
-                RecordStore::new(&self.state, self.env_name()).save(&record)?;
+                RecordStore::new(&self.state, self.name()).save(&record)?;
                 if current {
                     self.engine.tag(&image, repository, "latest").await?;
                     record::write_folder_record(&self.project.folder, &record)?;
                 }
                 if baseline {
-                    self.update_record(|r| r.baseline = Some(image.clone()))?;
+                    self.update_state(|r| r.baseline = Some(image.clone()))?;
                 }
                 pending.remove(&snapshot.tag)?;
                 Ok(Some(Settled::Finished { tag: snapshot.tag, current }))

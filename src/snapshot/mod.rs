@@ -18,7 +18,7 @@ use crate::engine::image_config::ImageConfig;
 use crate::engine::labels::{self, SnapshotLabels};
 use crate::engine::types::{Container, ContainerSpec};
 use crate::error::hinted;
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::packages::installers;
 use crate::packages::record::{self, PackageRecord, RecordStore};
 use crate::packages::{self, Change, Manager};
@@ -74,18 +74,18 @@ pub fn flatten_threshold() -> usize {
     crate::manifest::user_config::number_from_env("JENV_FLATTEN_LAYERS").unwrap_or(DEFAULT_FLATTEN_LAYERS)
 }
 
-impl Context {
+impl Notebook {
     /// Commits the running notebook as a new tag of the folder's repository and moves `latest`
     /// to it, so the next `jenv up` starts from it.
     pub async fn snapshot(&self, message: &str, force_flatten: bool) -> Result<Snapshot> {
-        let op = self.op_lock("jenv snapshot").await?;
+        let op = self.lock("jenv snapshot").await?;
         self.snapshot_locked(&op, message, force_flatten).await
     }
 
-    /// [`Context::snapshot`] for a caller that already holds the folder's operation lock.
+    /// [`Notebook::snapshot`] for a caller that already holds the folder's operation lock.
     pub async fn snapshot_locked(&self, _op: &EnvLock, message: &str, force_flatten: bool) -> Result<Snapshot> {
         let started = Instant::now();
-        let container = self.require_running(self.container().await?)?;
+        let container = self.check_running(self.find().await?)?;
         let (baseline, before) = self.baseline_packages(&container).await?;
 
         let parent = self.engine.inspect_image(&container.image_id).await?.context("the notebook's image is gone")?;
@@ -143,12 +143,12 @@ impl Context {
         self.engine.tag(&image, repository, "latest").await?;
 
         record.size_added = size_added;
-        RecordStore::new(&self.state, self.env_name()).save(&record)?;
+        RecordStore::new(&self.state, self.name()).save(&record)?;
         record::write_folder_record(&self.project.folder, &record)?;
         Listings::new(&self.state).save(&image, &listing)?;
-        self.update_record(|r| r.baseline = Some(image.clone()))?;
+        self.update_state(|r| r.baseline = Some(image.clone()))?;
         // Last: until this note is gone, the next command can finish what a kill left.
-        Pending::new(&self.state, self.env_name()).remove(&tag)?;
+        Pending::new(&self.state, self.name()).remove(&tag)?;
         Ok(Snapshot { tag, image, size_added, committing, total: started.elapsed(), layers, flattened, changes })
     }
 
@@ -165,7 +165,7 @@ impl Context {
         pending: &mut PendingSnapshot,
         config_at: impl Fn(&str) -> ImageConfig,
     ) -> Result<(String, String, Duration)> {
-        let notes = Pending::new(&self.state, self.env_name());
+        let notes = Pending::new(&self.state, self.name());
         for _ in 0..COMMIT_ATTEMPTS {
             self.wait_for_installers(container).await?;
             let listing = self.list_packages(container, true).await?;
@@ -239,7 +239,7 @@ impl Context {
         let Some(SnapshotLabels { tag, record: carried, .. }) = labels.filter(|l| !l.tag.is_empty()) else {
             return Ok(fresh);
         };
-        if let Some(record) = RecordStore::new(&self.state, self.env_name()).load(&tag)? {
+        if let Some(record) = RecordStore::new(&self.state, self.name()).load(&tag)? {
             return Ok(record);
         }
         // A snapshot pulled from a registry carries its record.
@@ -277,7 +277,7 @@ impl Context {
         record: Option<&PackageRecord>,
     ) -> ImageConfig {
         let labels = SnapshotLabels {
-            name: self.env_name().to_string(),
+            name: self.name().to_string(),
             // Which state folder made it, for clean-up by label; `jenv push` blanks it (share.rs).
             home: self.state.root.display().to_string(),
             tag: tag.to_string(),

@@ -9,7 +9,8 @@ use crate::engine::helper::with_helper;
 use crate::engine::image_config::ImageConfig;
 use crate::engine::types::{Bind, ExecTarget, StartError};
 use crate::error::{Hinted, hinted};
-use crate::notebook::Context;
+use crate::notebook::Notebook;
+use crate::notebook::create::run_vars;
 use crate::notebook::run_as;
 use crate::packages::record::{self, PackageRecord, RECORD_FILE, RecordStore};
 use crate::snapshot::clock;
@@ -19,11 +20,11 @@ use crate::ui::progress::Spinner;
 const HELPER_START_TIMEOUT: Duration = Duration::from_secs(60);
 const HELPER_POLL: Duration = Duration::from_millis(100);
 
-impl Context {
+impl Notebook {
     /// Installs the recorded packages on the base image in a helper container and commits it as
     /// a new snapshot; returns its record.
     pub async fn rebuild(&self) -> Result<PackageRecord> {
-        let _op = self.op_lock("jenv rebuild").await?;
+        let _op = self.lock("jenv rebuild").await?;
         let Some(record) = record::read_folder_record(&self.project.folder)? else {
             hinted!(
                 "nothing to rebuild from: {} has no {RECORD_FILE}",
@@ -47,9 +48,9 @@ impl Context {
         // of serving, so installs run with the notebook user's identity and groups.
         let mount = self.project.manifest.mount.clone();
         // Its variables come from a file, as the notebook's do, so the commit holds none of them.
-        let settings = self.settings()?;
-        let vars = RunEnv::new(&self.state.root, &format!("{}-rebuild", self.env_name()));
-        let vars_file = vars.write(&self.run_vars(&run_as, &settings))?;
+        let resolved = self.resolve()?;
+        let vars = RunEnv::new(&self.state.root, &format!("{}-rebuild", self.name()));
+        let vars_file = vars.write(&run_vars(&run_as, &resolved))?;
         let mut helper = self.helper_spec(base, "rebuild");
         let idle = ["sleep".to_string(), "infinity".to_string()];
         helper.entrypoint = Some(run_env::wrapped_entrypoint(config.entrypoint(), &idle));
@@ -146,7 +147,7 @@ impl Context {
         spinner.finish();
         let image = committed?;
         self.engine.tag(&image, repository, "latest").await?;
-        RecordStore::new(&self.state, self.env_name()).save(&record)?;
+        RecordStore::new(&self.state, self.name()).save(&record)?;
         record::write_folder_record(&self.project.folder, &record)?;
         Ok(record)
     }

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::engine::types::Container;
 use crate::error::Hinted;
-use crate::notebook::{Context, Purpose};
+use crate::notebook::{Notebook, Purpose};
 use crate::packages::Change;
 use crate::snapshot::Snapshot;
 use crate::state::env_lock::EnvLock;
@@ -25,7 +25,7 @@ pub enum Leave {
 /// [`Stopping::finish`], so a snapshot in progress is waited for before changes are counted,
 /// and nothing changes between the person's decision and the stop.
 pub struct Stopping<'a> {
-    ctx: &'a Context,
+    nb: &'a Notebook,
     lock: EnvLock,
     container: Option<Container>,
     leave: Leave,
@@ -45,21 +45,21 @@ pub struct Stopped {
 impl<'a> Stopping<'a> {
     /// Takes the folder's lock and counts the changes no snapshot holds (with `AskIfChanged`;
     /// a stopped notebook is then an error, since its packages cannot be listed).
-    pub async fn begin(ctx: &'a Context, leave: Leave) -> Result<Stopping<'a>> {
-        Stopping::begin_with(ctx, leave, false).await
+    pub async fn begin(nb: &'a Notebook, leave: Leave) -> Result<Stopping<'a>> {
+        Stopping::begin_with(nb, leave, false).await
     }
 
     /// [`Stopping::begin`] with `AskIfChanged` for a notebook that is to be recreated: a
     /// stopped one is started first, under the same lock, so its installs can be counted.
-    pub async fn begin_starting(ctx: &'a Context) -> Result<Stopping<'a>> {
-        Stopping::begin_with(ctx, Leave::AskIfChanged, true).await
+    pub async fn begin_starting(nb: &'a Notebook) -> Result<Stopping<'a>> {
+        Stopping::begin_with(nb, Leave::AskIfChanged, true).await
     }
 
-    async fn begin_with(ctx: &'a Context, leave: Leave, start_stopped: bool) -> Result<Stopping<'a>> {
-        let lock = ctx.op_lock("jenv down").await?;
-        let mut container = match ctx.container().await? {
+    async fn begin_with(nb: &'a Notebook, leave: Leave, start_stopped: bool) -> Result<Stopping<'a>> {
+        let lock = nb.lock("jenv down").await?;
+        let mut container = match nb.find().await? {
             // Under the lock, a paused notebook was paused outside jenv: say so.
-            Some(container) if container.is_paused() => Some(ctx.require_running(Some(container))?),
+            Some(container) if container.is_paused() => Some(nb.check_running(Some(container))?),
             other => other,
         };
         let mut undecided = Vec::new();
@@ -69,7 +69,7 @@ impl<'a> Stopping<'a> {
             let found = if found.is_running() {
                 found
             } else if start_stopped {
-                ctx.start_stopped(&lock, found, Purpose::CheckInstalls).await?
+                nb.start_stopped(&lock, found, Purpose::CheckInstalls).await?
             } else {
                 return Err(Hinted::new(
                     "the notebook is stopped, so jenv cannot tell whether it holds packages no snapshot has",
@@ -77,10 +77,10 @@ impl<'a> Stopping<'a> {
                 )
                 .into());
             };
-            undecided = ctx.pending_changes(&found).await?;
+            undecided = nb.pending_changes(&found).await?;
             container = Some(found);
         }
-        Ok(Stopping { ctx, lock, container, leave, undecided })
+        Ok(Stopping { nb, lock, container, leave, undecided })
     }
 
     /// What the person must decide on before the notebook stops, if anything: the changes no
@@ -112,11 +112,11 @@ impl<'a> Stopping<'a> {
             .into());
         }
         let snapshot = if self.leave == Leave::Snapshot && self.container.is_some() {
-            Some(self.ctx.snapshot_locked(&self.lock, "taken by jenv down", false).await?)
+            Some(self.nb.snapshot_locked(&self.lock, "taken by jenv down", false).await?)
         } else {
             None
         };
-        let existed = self.ctx.down_locked(&self.lock).await?;
+        let existed = self.nb.down_holding(&self.lock).await?;
         Ok(Stopped { snapshot, existed })
     }
 }

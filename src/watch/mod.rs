@@ -22,7 +22,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
 use crate::engine::types::Container;
 use crate::manifest::Manifest;
 use crate::manifest::user_config::UserConfig;
-use crate::notebook::Context;
+use crate::notebook::Notebook;
 use crate::packages::Change;
 use crate::packages::requirements::{self, Kind, Status};
 use crate::state::run_env::RunEnv;
@@ -111,7 +111,7 @@ struct Watched {
 }
 
 struct Watcher<'a> {
-    ctx: &'a Context,
+    nb: &'a Notebook,
     options: Options,
     files: Vec<Watched>,
     /// Each file's content when last acted on (`None`: absent).
@@ -125,8 +125,8 @@ struct Watcher<'a> {
 }
 
 /// Runs until an error; the caller stops it (Ctrl-C) by dropping the future.
-pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
-    let files: Vec<Watched> = ctx
+pub async fn run(nb: &Notebook, options: Options) -> Result<Infallible> {
+    let files: Vec<Watched> = nb
         .project
         .manifest
         .watch
@@ -134,7 +134,7 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
         .iter()
         .map(|name| Watched {
             name: name.clone(),
-            path: ctx.project.folder.join(name),
+            path: nb.project.folder.join(name),
             kind: Kind::of(Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name)),
         })
         .collect();
@@ -161,9 +161,9 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
 
     let seen = files.iter().map(|f| (f.name.clone(), std::fs::read(&f.path).ok())).collect();
     let mut watcher =
-        Watcher { ctx, options, files, seen, site_dirs: None, stamps: Vec::new(), recheck: false, offered: Vec::new() };
+        Watcher { nb, options, files, seen, site_dirs: None, stamps: Vec::new(), recheck: false, offered: Vec::new() };
     watcher.emit(Event::Watching {
-        folder: ctx.project.folder.display().to_string(),
+        folder: nb.project.folder.display().to_string(),
         files: watcher.files.iter().map(|f| f.name.clone()).collect(),
     });
 
@@ -208,7 +208,7 @@ impl Watcher<'_> {
     async fn wait_for_notebook(&self) -> Result<Container> {
         let mut announced = false;
         loop {
-            if let Some(container) = self.ctx.container().await?.filter(Container::is_running) {
+            if let Some(container) = self.nb.find().await?.filter(Container::is_running) {
                 return Ok(container);
             }
             if !announced {
@@ -222,7 +222,7 @@ impl Watcher<'_> {
     /// The running container, waiting for it if it stopped; a new container resets what is
     /// known about its packages, and requirement files changed meanwhile are acted on.
     async fn ensure_running(&mut self, container: Container) -> Result<Container> {
-        let current = self.ctx.container().await?.filter(Container::is_running);
+        let current = self.nb.find().await?.filter(Container::is_running);
         match current {
             Some(current) if current.id == container.id => Ok(current),
             _ => {
@@ -259,7 +259,7 @@ impl Watcher<'_> {
         let (name, kind) = (self.files[index].name.clone(), self.files[index].kind);
         let mut lines = Vec::new();
         if kind == Kind::Pip {
-            let installed = self.ctx.parse(&self.ctx.list_packages(container, false).await?);
+            let installed = self.nb.parse(&self.nb.list_packages(container, false).await?);
             let compared = requirements::compare(text, &installed);
             if compared.iter().all(|l| l.status == Status::Satisfied) {
                 self.emit(Event::AlreadySatisfied { file: name });
@@ -274,12 +274,12 @@ impl Watcher<'_> {
         let file = Path::new(&name);
         let command = kind.install_command(&file.file_name().unwrap_or_default().to_string_lossy());
         let folder = file.parent().filter(|p| !p.as_os_str().is_empty());
-        let mount = &self.ctx.project.manifest.mount;
+        let mount = &self.nb.project.manifest.mount;
         let working_dir = folder.map_or_else(|| mount.clone(), |f| format!("{mount}/{}", f.display()));
         self.emit(Event::InstallStarted { file: name.clone(), command: command.join(" "), at_ms: unix_millis() });
         let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
         let outcome =
-            self.ctx.engine.exec(&container.exec_target(&env), &working_dir, &command, self.options.json).await?;
+            self.nb.engine.exec(&container.exec_target(&env), &working_dir, &command, self.options.json).await?;
         if outcome.exit_code != 0 {
             self.emit(Event::InstallFailed { file: name, exit_code: outcome.exit_code });
             return Ok(());
@@ -293,7 +293,7 @@ impl Watcher<'_> {
         let dirs = self.site_dirs(container).await?;
         let mut stamps = Vec::with_capacity(dirs.len());
         for dir in &dirs {
-            stamps.push(self.ctx.engine.path_mtime(&container.id, dir).await?);
+            stamps.push(self.nb.engine.path_mtime(&container.id, dir).await?);
         }
         // Times have one-second resolution: after a move, look once more in case a second
         // install landed within the same second.
@@ -304,7 +304,7 @@ impl Watcher<'_> {
         if !look {
             return Ok(());
         }
-        let changes = self.ctx.pending_changes(container).await?;
+        let changes = self.nb.pending_changes(container).await?;
         if changes.is_empty() || changes == self.offered {
             return Ok(());
         }
@@ -326,8 +326,8 @@ impl Watcher<'_> {
         }
         let script = "import site, sys; print('\\n'.join([p for p in sys.path if p] + [site.getusersitepackages()]))";
         let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
-        let (_, text) = self.ctx.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
-        let mount = format!("{}/", self.ctx.project.manifest.mount.trim_end_matches('/'));
+        let (_, text) = self.nb.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
+        let mount = format!("{}/", self.nb.project.manifest.mount.trim_end_matches('/'));
         let mut dirs: Vec<String> = text
             .lines()
             .map(str::trim)
@@ -341,7 +341,7 @@ impl Watcher<'_> {
     }
 
     async fn snapshot(&mut self, message: &str) -> Result<()> {
-        let snapshot = self.ctx.snapshot(message, false).await?;
+        let snapshot = self.nb.snapshot(message, false).await?;
         self.offered.clear();
         self.emit(Event::Snapshot {
             tag: snapshot.tag,
