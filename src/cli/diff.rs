@@ -11,7 +11,7 @@ pub async fn run(args: JsonArgs) -> Result<ExitCode> {
     let nb = Notebook::open().await?;
     crate::cli::settle::settle(&nb).await;
     let container = nb.find_running().await?;
-    let changes = nb.pending_changes(&container).await?;
+    let changes = nb.packages().pending_changes(&container).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&changes)?);
     } else if changes.is_empty() {

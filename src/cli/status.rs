@@ -47,7 +47,7 @@ async fn this_folder() -> Result<NotebookStatus> {
         Some(container) => {
             // Packages can only be listed in a running notebook, and not while a snapshot commits.
             let changes = if container.is_running() && busy.is_none() {
-                Some(nb.pending_changes(&container).await?.len())
+                Some(nb.packages().pending_changes(&container).await?.len())
             } else {
                 None
             };

@@ -27,6 +27,12 @@ pub fn idle_spec(name: String, image: &str, home: &str) -> ContainerSpec {
     }
 }
 
+/// The name of a helper for `purpose` (`list`, `flatten`, ...) of the container `owner`, unique
+/// to this jenv process: `jenv-NAME-flatten-PID`.
+pub fn name(owner: &str, purpose: &str) -> String {
+    format!("{owner}-{purpose}-{}", std::process::id())
+}
+
 /// Creates the helper `spec`, runs `body` with its name, then removes it whatever `body` gave.
 /// A failed removal is the error reported, before the body's own.
 pub async fn with_helper<T>(

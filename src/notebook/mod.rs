@@ -27,6 +27,7 @@ use crate::engine::types::{Container, StartError};
 use crate::error::{Hinted, hinted};
 use crate::manifest::{self, Project};
 use crate::notebook::forward::Forwards;
+use crate::packages::baseline::Packages;
 use crate::state::env_lock::{EnvLock, EnvLocks};
 use crate::state::run_env::RunEnv;
 use crate::state::{EnvState, StateDir};
@@ -136,6 +137,12 @@ impl Notebook {
         .into()
     }
 
+    /// The notebook's installed packages and its changes since its baseline.
+    pub fn packages(&self) -> Packages<'_> {
+        let manifest = &self.project.manifest;
+        Packages::new(&self.engine, &self.state, &manifest.name, &manifest.mount, self.project.container_name())
+    }
+
     /// Takes this folder's lock, waiting for another jenv command that holds it.
     pub async fn lock(&self, activity: &str) -> Result<EnvLock> {
         EnvLocks::new(&self.state).acquire(self.name(), activity).await
@@ -172,8 +179,8 @@ impl Notebook {
         if fresh {
             // A container just created from its image holds exactly the image's packages: list
             // them while Jupyter starts. (A restarted one may hold installs, so it never does.)
-            let (ready, _) =
-                tokio::join!(self.wait_ready(&live.container), self.remember_image_packages(&live.container));
+            let packages = self.packages();
+            let (ready, _) = tokio::join!(self.wait_ready(&live.container), packages.remember_image(&live.container));
             ready?;
         } else {
             self.wait_ready(&live.container).await?;

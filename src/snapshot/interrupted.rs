@@ -176,8 +176,9 @@ impl Notebook {
         };
         // Listed as the notebook's user sees it; without a container jenv trusts the whole image.
         if let (Some(image), Some(container), true) = (&found.image, &container, found.record) {
-            let listing = self.image_listing(image, container).await?;
-            found.same_packages = Some(self.parse(&listing) == self.parse(&snapshot.listing));
+            let packages = self.packages();
+            let listing = packages.image_listing(image, container).await?;
+            found.same_packages = Some(packages.installed(&listing) == packages.installed(&snapshot.listing));
         }
         let verdict = decide(&snapshot, &found);
         if verdict != Verdict::Wait {

@@ -86,7 +86,7 @@ impl Notebook {
     pub async fn snapshot_locked(&self, _op: &EnvLock, message: &str, force_flatten: bool) -> Result<Snapshot> {
         let started = Instant::now();
         let container = self.check_running(self.find().await?)?;
-        let (baseline, before) = self.baseline_packages(&container).await?;
+        let (baseline, before) = self.packages().baseline(&container).await?;
 
         let parent = self.engine.inspect_image(&container.image_id).await?.context("the notebook's image is gone")?;
         let repository = &self.project.manifest.repository;
@@ -107,7 +107,7 @@ impl Notebook {
         // The record of what the image holds, from the package listing taken as it commits; it
         // travels in the image as a label, so a pulled snapshot says what it holds.
         let record_at = |listing: &str| {
-            let now = self.parse(listing);
+            let now = self.packages().installed(listing);
             let changes = packages::compare(&before, &now);
             let mut record = baseline_record.clone();
             record.apply(&changes, |name, version| {
@@ -168,7 +168,7 @@ impl Notebook {
         let notes = Pending::new(&self.state, self.name());
         for _ in 0..COMMIT_ATTEMPTS {
             self.wait_for_installers(container).await?;
-            let listing = self.list_packages(container, true).await?;
+            let listing = self.packages().list(container, true).await?;
             pending.listing = listing.clone();
             pending.image = None;
             notes.save(pending)?;
@@ -190,7 +190,8 @@ impl Notebook {
             let committing = started.elapsed();
             let processes = self.engine.processes(&container.id).await?;
             if installers::first_installer(&processes).is_none()
-                && self.parse(&self.list_packages(container, false).await?) == self.parse(&listing)
+                && self.packages().installed(&self.packages().list(container, false).await?)
+                    == self.packages().installed(&listing)
             {
                 return Ok((listing, image, committing));
             }
@@ -312,7 +313,10 @@ impl Notebook {
 
     /// A short-lived container that is never listed as an environment.
     pub fn helper_spec(&self, image: &str, purpose: &str) -> ContainerSpec {
-        let name = format!("{}-{purpose}-{}", self.project.container_name(), std::process::id());
-        helper::idle_spec(name, image, &self.state.root.display().to_string())
+        helper::idle_spec(
+            helper::name(&self.project.container_name(), purpose),
+            image,
+            &self.state.root.display().to_string(),
+        )
     }
 }

@@ -77,7 +77,7 @@ impl<'a> Stopping<'a> {
                 )
                 .into());
             };
-            undecided = nb.pending_changes(&found).await?;
+            undecided = nb.packages().pending_changes(&found).await?;
             container = Some(found);
         }
         Ok(Stopping { nb, lock, container, leave, undecided })

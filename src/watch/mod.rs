@@ -259,7 +259,8 @@ impl Watcher<'_> {
         let (name, kind) = (self.files[index].name.clone(), self.files[index].kind);
         let mut lines = Vec::new();
         if kind == Kind::Pip {
-            let installed = self.nb.parse(&self.nb.list_packages(container, false).await?);
+            let packages = self.nb.packages();
+            let installed = packages.installed(&packages.list(container, false).await?);
             let compared = requirements::compare(text, &installed);
             if compared.iter().all(|l| l.status == Status::Satisfied) {
                 self.emit(Event::AlreadySatisfied { file: name });
@@ -304,7 +305,7 @@ impl Watcher<'_> {
         if !look {
             return Ok(());
         }
-        let changes = self.nb.pending_changes(container).await?;
+        let changes = self.nb.packages().pending_changes(container).await?;
         if changes.is_empty() || changes == self.offered {
             return Ok(());
         }
