@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use clap_complete::env::Shells;
 

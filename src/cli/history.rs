@@ -7,12 +7,13 @@ use anyhow::Result;
 use crate::cli::json::JsonArgs;
 use crate::notebook::Notebook;
 use crate::snapshot::clock;
+use crate::snapshot::store::SnapshotStore;
 use crate::ui::format::human_bytes;
 
 pub async fn run(args: JsonArgs) -> Result<ExitCode> {
     let nb = Notebook::open().await?;
     crate::cli::settle::settle(&nb).await;
-    let entries = nb.history().await?;
+    let entries = SnapshotStore::of(&nb).list().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&entries)?);
         return Ok(ExitCode::SUCCESS);

@@ -8,6 +8,7 @@ use clap::Args;
 use crate::engine::Engine;
 use crate::manifest;
 use crate::notebook::{Notebook, orphans};
+use crate::snapshot::store::SnapshotStore;
 use crate::state::StateDir;
 
 #[derive(Debug, Args)]
@@ -27,7 +28,7 @@ pub async fn run(args: PruneArgs) -> Result<ExitCode> {
 async fn prune_snapshots(keep: usize) -> Result<ExitCode> {
     let nb = Notebook::open_trusted("prune").await?;
     crate::cli::settle::settle(&nb).await;
-    let pruned = nb.prune(keep).await?;
+    let pruned = SnapshotStore::of(&nb).prune(keep).await?;
     for tag in &pruned.removed {
         println!("removed {tag}");
     }

@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::notebook::Notebook;
+use crate::snapshot::store::SnapshotStore;
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
@@ -20,7 +21,7 @@ pub struct PushArgs {
 pub async fn run(args: PushArgs) -> Result<ExitCode> {
     let nb = Notebook::open().await?;
     crate::cli::settle::settle(&nb).await;
-    let pushed = nb.push(args.all).await?;
+    let pushed = SnapshotStore::of(&nb).push(args.all).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&pushed)?);
     } else {

@@ -9,6 +9,7 @@ use clap::Args;
 use clap_complete::engine::CompletionCandidate;
 
 use crate::notebook::Notebook;
+use crate::snapshot::store::SnapshotStore;
 
 /// A Tab must not hang on an engine that does not answer.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(3);
@@ -23,7 +24,7 @@ pub struct RollbackArgs {
 pub async fn run(args: RollbackArgs) -> Result<ExitCode> {
     let nb = Notebook::open_trusted("rollback").await?;
     crate::cli::settle::settle(&nb).await;
-    let target = nb.rollback(args.tag.as_deref()).await?;
+    let target = SnapshotStore::of(&nb).rollback(args.tag.as_deref()).await?;
     println!("{}:{}", nb.project.manifest.repository, target.tag);
     let running = nb.find().await?.is_some_and(|c| c.is_running());
     eprintln!(
@@ -40,7 +41,7 @@ fn snapshot_tags(current: &OsStr) -> Vec<CompletionCandidate> {
     let prefix = current.to_string_lossy();
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return Vec::new() };
     let entries = runtime.block_on(async {
-        let history = async { Notebook::open().await?.history().await };
+        let history = async { SnapshotStore::of(&Notebook::open().await?).list().await };
         tokio::time::timeout(ENGINE_DEADLINE, history).await.ok().and_then(Result::ok).unwrap_or_default()
     });
     entries

@@ -1,13 +1,13 @@
 //! What a killed `jenv snapshot` left, finished before a command reads the folder's snapshots.
 
 use crate::notebook::Notebook;
-use crate::snapshot::interrupted::Settled;
+use crate::snapshot::interrupted::{self, Settled};
 
 /// Finishes what a killed `jenv snapshot` of this folder left, saying what it did. Run first by
 /// every command that reads or changes the folder's snapshots or its changes; a failure here is
 /// a warning, never the command's own failure.
 pub async fn settle(nb: &Notebook) {
-    match nb.settle_interrupted().await {
+    match interrupted::settle(nb).await {
         Ok(settled) => {
             for outcome in settled {
                 eprintln!("{}", describe(&outcome));

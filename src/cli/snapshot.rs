@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::notebook::Notebook;
 use crate::packages::Change;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{self, Snapshot};
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
@@ -38,7 +38,7 @@ struct SnapshotJson<'a> {
 pub async fn run(args: SnapshotArgs) -> Result<ExitCode> {
     let nb = Notebook::open_trusted("snapshot").await?;
     crate::cli::settle::settle(&nb).await;
-    let snapshot = nb.snapshot(&args.message, args.flatten).await?;
+    let snapshot = snapshot::take(&nb, &args.message, args.flatten).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json(&snapshot))?);
     } else {

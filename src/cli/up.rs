@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use futures_util::StreamExt;
 

@@ -23,7 +23,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::engine::Engine;
-use crate::engine::types::{Container, StartError};
+use crate::engine::helper;
+use crate::engine::types::{Container, ContainerSpec, StartError};
 use crate::error::{Hinted, hinted};
 use crate::manifest::{self, Project};
 use crate::notebook::forward::Forwards;
@@ -141,6 +142,15 @@ impl Notebook {
     pub fn packages(&self) -> Packages<'_> {
         let manifest = &self.project.manifest;
         Packages::new(&self.engine, &self.state, &manifest.name, &manifest.mount, self.project.container_name())
+    }
+
+    /// A short-lived container that is never listed as an environment.
+    pub fn helper_spec(&self, image: &str, purpose: &str) -> ContainerSpec {
+        helper::idle_spec(
+            helper::name(&self.project.container_name(), purpose),
+            image,
+            &self.state.root.display().to_string(),
+        )
     }
 
     /// Takes this folder's lock, waiting for another jenv command that holds it.

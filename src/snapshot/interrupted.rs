@@ -12,7 +12,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::labels::{self, SnapshotLabels};
@@ -142,92 +142,90 @@ pub enum Settled {
     Interrupted { tag: String },
 }
 
-impl Notebook {
-    /// Finishes, or marks interrupted, the snapshots a killed `jenv snapshot` of this folder
-    /// left. Does nothing while another jenv command works on the folder (it may be that snapshot).
-    pub async fn settle_interrupted(&self) -> Result<Vec<Settled>> {
-        let pending = Pending::new(&self.state, self.name());
-        if pending.all()?.iter().all(|p| p.interrupted) {
-            return Ok(Vec::new());
-        }
-        let locks = EnvLocks::new(&self.state);
-        let Some(_op) = locks.try_acquire(self.name(), "jenv finishing an interrupted snapshot")? else {
-            return Ok(Vec::new());
-        };
-        let mut settled = Vec::new();
-        // Read again under the lock: the holder we gave way to may have finished its own.
-        for snapshot in pending.all()?.into_iter().filter(|p| !p.interrupted) {
-            settled.extend(self.settle(&pending, snapshot).await?);
-        }
-        Ok(settled)
+/// Finishes, or marks interrupted, the snapshots a killed `jenv snapshot` of this folder
+/// left. Does nothing while another jenv command works on the folder (it may be that snapshot).
+pub async fn settle(nb: &Notebook) -> Result<Vec<Settled>> {
+    let pending = Pending::new(&nb.state, nb.name());
+    if pending.all()?.iter().all(|p| p.interrupted) {
+        return Ok(Vec::new());
     }
+    let locks = EnvLocks::new(&nb.state);
+    let Some(_op) = locks.try_acquire(nb.name(), "jenv finishing an interrupted snapshot")? else {
+        return Ok(Vec::new());
+    };
+    let mut settled = Vec::new();
+    // Read again under the lock: the holder we gave way to may have finished its own.
+    for snapshot in pending.all()?.into_iter().filter(|p| !p.interrupted) {
+        settled.extend(settle_one(nb, &pending, snapshot).await?);
+    }
+    Ok(settled)
+}
 
-    async fn settle(&self, pending: &Pending, mut snapshot: PendingSnapshot) -> Result<Option<Settled>> {
-        let repository = &self.project.manifest.repository;
-        let inspected = self.engine.inspect_image(&format!("{repository}:{}", snapshot.tag)).await?;
-        let record = inspected.as_ref().and_then(|image| record_label(image, &snapshot.tag));
-        let container = self.find().await?;
-        let mut found = Found {
-            image: inspected.as_ref().map(|i| i.id.clone()),
-            record: record.is_some(),
-            same_packages: None,
-            latest: self.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id),
-            container: container.as_ref().map(|c| c.id.clone()),
-        };
-        // Listed as the notebook's user sees it; without a container jenv trusts the whole image.
-        if let (Some(image), Some(container), true) = (&found.image, &container, found.record) {
-            let packages = self.packages();
-            let listing = packages.image_listing(image, container).await?;
-            found.same_packages = Some(packages.installed(&listing) == packages.installed(&snapshot.listing));
+async fn settle_one(nb: &Notebook, pending: &Pending, mut snapshot: PendingSnapshot) -> Result<Option<Settled>> {
+    let repository = &nb.project.manifest.repository;
+    let inspected = nb.engine.inspect_image(&format!("{repository}:{}", snapshot.tag)).await?;
+    let record = inspected.as_ref().and_then(|image| record_label(image, &snapshot.tag));
+    let container = nb.find().await?;
+    let mut found = Found {
+        image: inspected.as_ref().map(|i| i.id.clone()),
+        record: record.is_some(),
+        same_packages: None,
+        latest: nb.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id),
+        container: container.as_ref().map(|c| c.id.clone()),
+    };
+    // Listed as the notebook's user sees it; without a container jenv trusts the whole image.
+    if let (Some(image), Some(container), true) = (&found.image, &container, found.record) {
+        let packages = nb.packages();
+        let listing = packages.image_listing(image, container).await?;
+        found.same_packages = Some(packages.installed(&listing) == packages.installed(&snapshot.listing));
+    }
+    let verdict = decide(&snapshot, &found);
+    if verdict != Verdict::Wait {
+        clear_leftovers(nb, &snapshot, found.image.as_deref()).await?;
+    }
+    match verdict {
+        Verdict::Wait => Ok(None),
+        Verdict::Nothing => {
+            pending.remove(&snapshot.tag)?;
+            Ok(None)
         }
-        let verdict = decide(&snapshot, &found);
-        if verdict != Verdict::Wait {
-            self.clear_leftovers(&snapshot, found.image.as_deref()).await?;
+        Verdict::Interrupted => {
+            snapshot.interrupted = true;
+            pending.save(&snapshot)?;
+            Ok(Some(Settled::Interrupted { tag: snapshot.tag }))
         }
-        match verdict {
-            Verdict::Wait => Ok(None),
-            Verdict::Nothing => {
-                pending.remove(&snapshot.tag)?;
-                Ok(None)
+        Verdict::Finish { current, baseline } => {
+            let (Some(image), Some(inspected), Some(mut record)) = (found.image, inspected, record) else {
+                unreachable!("only a labelled image is finished")
+            };
+            let parent = nb.engine.inspect_image(&snapshot.parent).await?.and_then(|i| i.size);
+            // The commit's own layer, as the snapshot measures it.
+            record.size_added = inspected.size.zip(parent).map_or(0, |(size, parent)| size - parent);
+            RecordStore::new(&nb.state, nb.name()).save(&record)?;
+            if current {
+                nb.engine.tag(&image, repository, "latest").await?;
+                record::write_folder_record(&nb.project.folder, &record)?;
             }
-            Verdict::Interrupted => {
-                snapshot.interrupted = true;
-                pending.save(&snapshot)?;
-                Ok(Some(Settled::Interrupted { tag: snapshot.tag }))
+            if baseline {
+                nb.update_state(|r| r.baseline = Some(image.clone()))?;
             }
-            Verdict::Finish { current, baseline } => {
-                let (Some(image), Some(inspected), Some(mut record)) = (found.image, inspected, record) else {
-                    unreachable!("only a labelled image is finished")
-                };
-                let parent = self.engine.inspect_image(&snapshot.parent).await?.and_then(|i| i.size);
-                // The commit's own layer, as the snapshot measures it.
-                record.size_added = inspected.size.zip(parent).map_or(0, |(size, parent)| size - parent);
-                RecordStore::new(&self.state, self.name()).save(&record)?;
-                if current {
-                    self.engine.tag(&image, repository, "latest").await?;
-                    record::write_folder_record(&self.project.folder, &record)?;
-                }
-                if baseline {
-                    self.update_state(|r| r.baseline = Some(image.clone()))?;
-                }
-                pending.remove(&snapshot.tag)?;
-                Ok(Some(Settled::Finished { tag: snapshot.tag, current }))
-            }
+            pending.remove(&snapshot.tag)?;
+            Ok(Some(Settled::Finished { tag: snapshot.tag, current }))
         }
     }
+}
 
-    /// Removes what the killed snapshot had made besides its image: its flatten helper, and
-    /// the unflattened image a flatten left untagged.
-    async fn clear_leftovers(&self, snapshot: &PendingSnapshot, tagged: Option<&str>) -> Result<()> {
-        self.engine.remove(&format!("{}-flatten-{}", self.project.container_name(), snapshot.pid)).await?;
-        if let Some(committed) = snapshot.image.as_deref().filter(|id| Some(*id) != tagged)
-            && let Some(untagged) = self.engine.inspect_image(committed).await?
-            && untagged.repo_tags.is_empty()
-        {
-            self.engine.remove_image(committed).await?;
-        }
-        Ok(())
+/// Removes what the killed snapshot had made besides its image: its flatten helper, and
+/// the unflattened image a flatten left untagged.
+async fn clear_leftovers(nb: &Notebook, snapshot: &PendingSnapshot, tagged: Option<&str>) -> Result<()> {
+    nb.engine.remove(&format!("{}-flatten-{}", nb.project.container_name(), snapshot.pid)).await?;
+    if let Some(committed) = snapshot.image.as_deref().filter(|id| Some(*id) != tagged)
+        && let Some(untagged) = nb.engine.inspect_image(committed).await?
+        && untagged.repo_tags.is_empty()
+    {
+        nb.engine.remove_image(committed).await?;
     }
+    Ok(())
 }
 
 /// The record a snapshot image carries as a label, if it is the record of `tag`.

@@ -3,7 +3,7 @@
 //! receiving side knows what it holds; what a push sends is the environment, never this
 //! machine's paths (folder, state folder, home, user name), which stay in local labels and state.
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::engine::helper::with_helper;
@@ -12,8 +12,8 @@ use crate::engine::reference;
 use crate::engine::registry::{self, Credentials};
 use crate::engine::types::ContainerSpec;
 use crate::error::hinted;
-use crate::notebook::{Notebook, image};
-use crate::snapshot::history::SnapshotInfo;
+use crate::notebook::image;
+use crate::snapshot::store::{SnapshotInfo, SnapshotStore};
 use crate::ui::progress::Spinner;
 
 #[derive(Debug, Serialize)]
@@ -24,15 +24,15 @@ pub struct Pushed {
     pub tags: Vec<String>,
 }
 
-impl Notebook {
+impl SnapshotStore<'_> {
     /// Pushes the current snapshot and `latest` (with `all`, every snapshot of the folder), each
-    /// as a copy without this machine's details (see [`Notebook::shareable_copy`]).
+    /// as a copy without this machine's details (see [`SnapshotStore::shareable_copy`]).
     pub async fn push(&self, all: bool) -> Result<Pushed> {
-        let host = image::registry_host(&self.project)?.to_string();
+        let host = image::registry_host(&self.nb.project)?.to_string();
         // The tags name the copies while they go: no snapshot or `up` may move or use them meanwhile.
-        let _op = self.lock("jenv push").await?;
-        let repository = self.project.manifest.repository.clone();
-        let history = self.history().await?;
+        let _op = self.nb.lock("jenv push").await?;
+        let repository = self.nb.project.manifest.repository.clone();
+        let history = self.list().await?;
         let Some(current) = history.iter().find(|e| e.current) else {
             hinted!("this folder has no snapshot to push"; "take one with `jenv snapshot` first");
         };
@@ -64,7 +64,7 @@ impl Notebook {
     /// image that holds nothing of this machine: every image jenv commits here carries its
     /// `jenv.home` (snapshot.rs), so one without it is such a copy already (a pulled snapshot).
     async fn shareable_copy(&self, image: &str, tag: &str) -> Result<Option<String>> {
-        let original = self.engine.inspect_image(image).await?.context("the snapshot image vanished")?;
+        let original = self.nb.engine.inspect_image(image).await?.context("the snapshot image vanished")?;
         if !labels::holds_host_paths(&original.labels) {
             return Ok(None);
         }
@@ -75,7 +75,7 @@ impl Notebook {
         let mut helper_labels = blank;
         helper_labels.insert(labels::MANAGED.to_string(), labels::HELPER.to_string());
         let helper = ContainerSpec {
-            name: format!("{}-share-{}", self.project.container_name(), std::process::id()),
+            name: format!("{}-share-{}", self.nb.project.container_name(), std::process::id()),
             image: image.to_string(),
             user: String::new(),
             env: Vec::new(),
@@ -88,10 +88,10 @@ impl Notebook {
             cmd: None,
             limits: Default::default(),
         };
-        let repository = &self.project.manifest.repository;
+        let repository = &self.nb.project.manifest.repository;
         let spinner = Spinner::new(&format!("copying {tag} without this machine's paths"));
-        let copy = with_helper(&self.engine, &helper, async |name: &str| {
-            self.engine.commit(name, repository, tag, config, false).await
+        let copy = with_helper(&self.nb.engine, &helper, async |name: &str| {
+            self.nb.engine.commit(name, repository, tag, config, false).await
         })
         .await;
         spinner.finish();
@@ -100,12 +100,13 @@ impl Notebook {
 
     /// Names `copy` by every one of `tags` and pushes them.
     async fn push_tags(&self, copy: &str, tags: &[String], host: &str, credentials: Option<Credentials>) -> Result<()> {
-        let repository = &self.project.manifest.repository;
+        let repository = &self.nb.project.manifest.repository;
         for tag in tags {
-            self.engine.tag(copy, repository, tag).await?;
+            self.nb.engine.tag(copy, repository, tag).await?;
         }
         for tag in tags {
-            self.engine
+            self.nb
+                .engine
                 .push(repository, tag, credentials.clone())
                 .await
                 .map_err(|err| image::transfer_error(host, repository, "push", err))?;
@@ -116,12 +117,12 @@ impl Notebook {
     /// Points every tag of the folder's repository that names `copy` back at `original` (the
     /// same files, with this machine's labels), then removes the copy.
     async fn restore_tags(&self, copy: &str, original: &str) -> Result<()> {
-        let repository = &self.project.manifest.repository;
-        let named = self.engine.inspect_image(copy).await?.map(|i| i.repo_tags).unwrap_or_default();
+        let repository = &self.nb.project.manifest.repository;
+        let named = self.nb.engine.inspect_image(copy).await?.map(|i| i.repo_tags).unwrap_or_default();
         for tag in named.iter().filter_map(|t| reference::tag_in(t, repository)) {
-            self.engine.tag(original, repository, &tag).await?;
+            self.nb.engine.tag(original, repository, &tag).await?;
         }
-        self.engine.remove_image(copy).await?;
+        self.nb.engine.remove_image(copy).await?;
         Ok(())
     }
 }

@@ -112,7 +112,7 @@ impl<'a> Stopping<'a> {
             .into());
         }
         let snapshot = if self.leave == Leave::Snapshot && self.container.is_some() {
-            Some(self.nb.snapshot_locked(&self.lock, "taken by jenv down", false).await?)
+            Some(crate::snapshot::take_holding(self.nb, &self.lock, "taken by jenv down", false).await?)
         } else {
             None
         };

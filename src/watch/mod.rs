@@ -13,7 +13,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context, Result};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -342,7 +342,7 @@ impl Watcher<'_> {
     }
 
     async fn snapshot(&mut self, message: &str) -> Result<()> {
-        let snapshot = self.nb.snapshot(message, false).await?;
+        let snapshot = crate::snapshot::take(self.nb, message, false).await?;
         self.offered.clear();
         self.emit(Event::Snapshot {
             tag: snapshot.tag,

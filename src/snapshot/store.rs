@@ -1,4 +1,5 @@
-//! A folder's snapshots as the engine holds them: listing, rolling back, pruning.
+//! A folder's snapshots: the images the engine holds under its repository, and jenv's record
+//! of each. Listing, rolling back, pruning (here) and pushing (share.rs).
 
 use std::collections::BTreeSet;
 
@@ -9,7 +10,8 @@ use crate::engine::labels::{self, SnapshotLabels};
 use crate::engine::reference;
 use crate::error::hinted;
 use crate::notebook::Notebook;
-use crate::packages::record::{self, RecordStore};
+use crate::packages::record::{self, PackageRecord, RecordStore};
+use crate::snapshot::clock;
 use crate::snapshot::interrupted::Pending;
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,15 +35,29 @@ pub struct Pruned {
     pub in_use: Vec<String>,
 }
 
-impl Notebook {
+/// The snapshots of one folder's notebook: images on its engine, records in jenv's state.
+pub struct SnapshotStore<'a> {
+    pub(super) nb: &'a Notebook,
+    records: RecordStore,
+    pending: Pending,
+}
+
+impl<'a> SnapshotStore<'a> {
+    pub fn of(nb: &'a Notebook) -> SnapshotStore<'a> {
+        SnapshotStore {
+            nb,
+            records: RecordStore::new(&nb.state, nb.name()),
+            pending: Pending::new(&nb.state, nb.name()),
+        }
+    }
+
     /// The folder's snapshots, newest first.
-    pub async fn history(&self) -> Result<Vec<SnapshotInfo>> {
-        let repository = &self.project.manifest.repository;
-        let current = self.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id);
-        let records = RecordStore::new(&self.state, self.name());
-        let pending = Pending::new(&self.state, self.name());
+    pub async fn list(&self) -> Result<Vec<SnapshotInfo>> {
+        let repository = &self.nb.project.manifest.repository;
+        let current = self.nb.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id);
+        let (records, pending) = (&self.records, &self.pending);
         let mut entries = Vec::new();
-        for image in self.engine.images_labelled(labels::NAME, self.name()).await? {
+        for image in self.nb.engine.images_labelled(labels::NAME, self.nb.name()).await? {
             // Spelled `docker.io/jenv/x:TAG` by Podman, `jenv/x:TAG` by Docker.
             let tags = image.repo_tags.iter().filter_map(|t| reference::tag_in(t, repository));
             for tag in tags.filter(|t| t != "latest") {
@@ -65,8 +81,8 @@ impl Notebook {
 
     /// Points `latest` at `tag` (default: the snapshot before the current one).
     pub async fn rollback(&self, tag: Option<&str>) -> Result<SnapshotInfo> {
-        let _op = self.lock("jenv rollback").await?;
-        let history = self.history().await?;
+        let _op = self.nb.lock("jenv rollback").await?;
+        let history = self.list().await?;
         let target = match tag {
             Some(tag) => history.iter().find(|e| e.tag == tag),
             None => {
@@ -95,10 +111,10 @@ impl Notebook {
                 }
             }
         };
-        let repository = &self.project.manifest.repository;
-        self.engine.tag(&format!("{repository}:{}", target.tag), repository, "latest").await?;
-        if let Some(record) = RecordStore::new(&self.state, self.name()).load(&target.tag)? {
-            record::write_folder_record(&self.project.folder, &record)?;
+        let repository = &self.nb.project.manifest.repository;
+        self.nb.engine.tag(&format!("{repository}:{}", target.tag), repository, "latest").await?;
+        if let Some(record) = self.records.load(&target.tag)? {
+            record::write_folder_record(&self.nb.project.folder, &record)?;
         }
         Ok(target)
     }
@@ -106,19 +122,18 @@ impl Notebook {
     /// Removes interrupted snapshots and those beyond the newest `keep`, never the current one
     /// nor one a container uses.
     pub async fn prune(&self, keep: usize) -> Result<Pruned> {
-        let _op = self.lock("jenv prune").await?;
-        let used: BTreeSet<String> = self.engine.list_all_image_ids().await?;
-        let repository = &self.project.manifest.repository;
-        let records = RecordStore::new(&self.state, self.name());
-        let pending = Pending::new(&self.state, self.name());
+        let _op = self.nb.lock("jenv prune").await?;
+        let used: BTreeSet<String> = self.nb.engine.list_all_image_ids().await?;
+        let repository = &self.nb.project.manifest.repository;
+        let (records, pending) = (&self.records, &self.pending);
         let mut pruned = Pruned { removed: Vec::new(), in_use: Vec::new() };
-        let history = self.history().await?;
+        let history = self.list().await?;
         for entry in beyond(&history, keep) {
             if entry.current || used.contains(&entry.image) {
                 pruned.in_use.push(entry.tag.clone());
                 continue;
             }
-            if self.engine.remove_image(&format!("{repository}:{}", entry.tag)).await? {
+            if self.nb.engine.remove_image(&format!("{repository}:{}", entry.tag)).await? {
                 records.remove(&entry.tag)?;
                 pending.remove(&entry.tag)?;
                 pruned.removed.push(entry.tag.clone());
@@ -133,6 +148,42 @@ impl Notebook {
             }
         }
         Ok(pruned)
+    }
+
+    /// The record of the baseline image: its snapshot's record, or an empty record on the base.
+    pub async fn record_of(&self, image: &str) -> Result<PackageRecord> {
+        let labels = self.nb.engine.inspect_image(image).await?.map(|i| SnapshotLabels::from_map(&i.labels));
+        let fresh = PackageRecord { base_image: self.nb.project.manifest.image.clone(), ..Default::default() };
+        let Some(SnapshotLabels { tag, record: carried, .. }) = labels.filter(|l| !l.tag.is_empty()) else {
+            return Ok(fresh);
+        };
+        if let Some(record) = self.records.load(&tag)? {
+            return Ok(record);
+        }
+        // A snapshot pulled from a registry carries its record.
+        if let Some(text) = carried {
+            return PackageRecord::parse(&text, std::path::Path::new(labels::RECORD));
+        }
+        match record::read_folder_record(&self.nb.project.folder)? {
+            Some(record) if record.snapshot == tag => Ok(record),
+            _ => {
+                eprintln!("warning: no record of snapshot {tag}; the new record lists only changes made since it");
+                Ok(fresh)
+            }
+        }
+    }
+
+    /// A tag for a snapshot taken at `created`, unique even for several snapshots in one second.
+    pub async fn free_tag(&self, created: u64) -> Result<String> {
+        let base = clock::tag(created);
+        let repository = &self.nb.project.manifest.repository;
+        for n in 0.. {
+            let tag = if n == 0 { base.clone() } else { format!("{base}-{n}") };
+            if self.nb.engine.inspect_image(&format!("{repository}:{tag}")).await?.is_none() {
+                return Ok(tag);
+            }
+        }
+        unreachable!("an unbounded range always yields")
     }
 }
 
