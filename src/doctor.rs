@@ -17,6 +17,7 @@ use crate::manifest::{self, Project};
 use crate::notebook::orphans;
 use crate::notebook::ports;
 use crate::state::{Loaded, STATE_FILE, STATE_LOCK_FILE, StateDir, Sub};
+use crate::ui::Console;
 
 /// An engine that takes longer than this to answer is reported as not answering.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(10);
@@ -51,15 +52,16 @@ impl Check {
     }
 }
 
-/// Runs every check, in the order a user would fix them.
-pub async fn run() -> Vec<Check> {
+/// Runs every check, in the order a user would fix them (warnings about config files go to
+/// `console`).
+pub async fn run(console: &Console) -> Vec<Check> {
     let mut checks = Vec::new();
     if let Ok(endpoint) = Endpoint::from_env()
         && let Some(path) = endpoint.unix_path()
     {
         checks.push(socket(path));
     }
-    let engine = match tokio::time::timeout(ENGINE_DEADLINE, Engine::connect()).await {
+    let engine = match tokio::time::timeout(ENGINE_DEADLINE, Engine::connect(console)).await {
         Ok(Ok(engine)) => {
             let endpoint = engine.endpoint();
             checks.push(Check::pass("engine", format!("answers at {} (from {})", endpoint.host, endpoint.source)));
@@ -91,7 +93,7 @@ pub async fn run() -> Vec<Check> {
         containers = engine.list(None).await.ok();
     }
     let state = StateDir::locate();
-    checks.push(port_range(&state, containers.as_deref()));
+    checks.push(port_range(&state, containers.as_deref(), console));
     match &state {
         Ok(state) => checks.extend([state_folder(state), locks(state)]),
         Err(err) => {
@@ -238,8 +240,8 @@ async fn image_of(engine: &Engine, project: &Project) -> Check {
 }
 
 /// Host ports left to lease: in the range, not leased, not published by a container, bindable.
-fn port_range(state: &anyhow::Result<StateDir>, containers: Option<&[Container]>) -> Check {
-    let range = match crate::manifest::user_config::UserConfig::load().and_then(|config| config.port_range()) {
+fn port_range(state: &anyhow::Result<StateDir>, containers: Option<&[Container]>, console: &Console) -> Check {
+    let range = match crate::manifest::user_config::UserConfig::load(console).and_then(|config| config.port_range()) {
         Ok(range) => range,
         Err(err) => {
             let (message, hint) = message_and_hint(&err);

@@ -21,8 +21,8 @@ use crate::cli::Cli;
 fn main() -> ExitCode {
     cli::answer_if_asked();
     let cli = Cli::parse();
-    ui::progress::set_quiet(cli.quiet);
-    cli::run(cli).unwrap_or_else(|err| {
+    let console = ui::Console::new(cli.quiet);
+    cli::run(cli, console).unwrap_or_else(|err| {
         eprintln!("{}", error::render(&err));
         ExitCode::FAILURE
     })

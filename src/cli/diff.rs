@@ -6,19 +6,20 @@ use anyhow::Result;
 
 use crate::cli::json::JsonArgs;
 use crate::notebook::Notebook;
+use crate::ui::Console;
 
-pub async fn run(args: JsonArgs) -> Result<ExitCode> {
-    let nb = Notebook::open().await?;
+pub async fn run(args: JsonArgs, console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open(console).await?;
     crate::cli::settle::settle(&nb).await;
     let container = nb.find_running().await?;
     let changes = nb.packages().pending_changes(&container).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&changes)?);
+        console.json(&changes)?;
     } else if changes.is_empty() {
-        eprintln!("no package changes since the notebook started or was last snapshotted");
+        console.note("no package changes since the notebook started or was last snapshotted");
     } else {
         for change in &changes {
-            println!("{change}");
+            console.result(change);
         }
     }
     Ok(ExitCode::SUCCESS)

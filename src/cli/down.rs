@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::notebook::Notebook;
 use crate::snapshot::stop::{Leave, Stopping};
+use crate::ui::Console;
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
@@ -18,8 +19,8 @@ pub struct DownArgs {
     pub snapshot: bool,
 }
 
-pub async fn run(args: DownArgs) -> Result<ExitCode> {
-    let nb = Notebook::open().await?;
+pub async fn run(args: DownArgs, console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open(console).await?;
     crate::cli::settle::settle(&nb).await;
     let leave = if args.discard {
         Leave::Discard

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 
+use crate::engine::types::LogChunk;
 use crate::error::hinted;
 use crate::notebook::Notebook;
 use crate::state::run_env::RunEnv;
+use crate::ui::Console;
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -18,19 +20,20 @@ pub struct ExecArgs {
 }
 
 /// Runs a command as the notebook user in the mounted folder and passes on its exit code.
-pub async fn run(args: ExecArgs) -> Result<ExitCode> {
-    let nb = Notebook::open_trusted("exec").await?;
+pub async fn run(args: ExecArgs, console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open_trusted("exec", console).await?;
     let container = nb.find_running().await?;
     let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
-    let outcome = nb.engine.exec(&container.exec_target(&env), &container.mount, &args.command, false).await?;
+    let output = |chunk: LogChunk| console.container_output(chunk.stream(), chunk.bytes());
+    let outcome = nb.engine.exec(&container.exec_target(&env), &container.mount, &args.command, output).await?;
     Ok(exit_code(outcome.exit_code))
 }
 
 /// An interactive shell needs a terminal on both ends; the docker CLI does that well, so it is
 /// used here rather than reimplementing raw-mode terminal handling. Without a terminal the
 /// shell reads commands from stdin (`echo 'pip list' | jenv shell`).
-pub async fn shell() -> Result<ExitCode> {
-    let nb = Notebook::open_trusted("shell").await?;
+pub async fn shell(console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open_trusted("shell", console).await?;
     let container = nb.find_running().await?;
     let shell = "if command -v bash >/dev/null; then exec bash; else exec sh; fi";
     let interactive = if std::io::stdin().is_terminal() { "-it" } else { "-i" };

@@ -8,21 +8,22 @@ use crate::cli::json::JsonArgs;
 use crate::notebook::Notebook;
 use crate::snapshot::clock;
 use crate::snapshot::store::SnapshotStore;
+use crate::ui::Console;
 use crate::ui::format::human_bytes;
 
-pub async fn run(args: JsonArgs) -> Result<ExitCode> {
-    let nb = Notebook::open().await?;
+pub async fn run(args: JsonArgs, console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open(console).await?;
     crate::cli::settle::settle(&nb).await;
     let entries = SnapshotStore::of(&nb).list().await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        console.json(&entries)?;
         return Ok(ExitCode::SUCCESS);
     }
     if entries.is_empty() {
-        eprintln!("no snapshots yet; `jenv snapshot` takes one");
+        console.note("no snapshots yet; `jenv snapshot` takes one");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("  {:24} {:23} {:>11}  MESSAGE", "TAG", "CREATED", "ADDED");
+    console.result(format_args!("  {:24} {:23} {:>11}  MESSAGE", "TAG", "CREATED", "ADDED"));
     for e in entries {
         let size = match e.size_added {
             _ if e.interrupted => "interrupted".to_string(),
@@ -30,7 +31,12 @@ pub async fn run(args: JsonArgs) -> Result<ExitCode> {
             None => "-".to_string(),
         };
         let marker = if e.current { "*" } else { " " };
-        println!("{marker} {:24} {:23} {size:>11}  {}", e.tag, clock::display(e.created), e.message);
+        console.result(format_args!(
+            "{marker} {:24} {:23} {size:>11}  {}",
+            e.tag,
+            clock::display(e.created),
+            e.message
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

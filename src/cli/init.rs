@@ -13,6 +13,7 @@ use crate::manifest::trust::write_trusted;
 use crate::manifest::user_config::UserConfig;
 use crate::manifest::{FILE_NAME, InitOptions, Manifest, container_name};
 use crate::state::StateDir;
+use crate::ui::Console;
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
@@ -63,29 +64,29 @@ pub enum JupyterUiArg {
     Notebook,
 }
 
-pub fn run(args: InitArgs) -> Result<ExitCode> {
+pub fn run(args: InitArgs, console: Console) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let folder = cwd.canonicalize().with_context(|| format!("cannot resolve {}", cwd.display()))?;
     let path = folder.join(FILE_NAME);
     if path.exists() && !args.force {
         hinted!("{} already exists", path.display(); "keep it, or overwrite it with `jenv init --force`");
     }
-    let (options, notes) = options(args, &folder)?;
+    let (options, notes) = options(args, &folder, &console)?;
     let manifest = Manifest::for_folder(&folder, options)?;
     write_trusted(&folder, &manifest, &StateDir::locate()?)?;
-    println!("wrote {}", path.display());
-    println!("  name:      {} (container {})", manifest.name, container_name(&manifest.name));
-    println!("  image:     {}", manifest.image);
-    println!("  snapshots: {}", manifest.repository);
+    console.result(format_args!("wrote {}", path.display()));
+    console.result(format_args!("  name:      {} (container {})", manifest.name, container_name(&manifest.name)));
+    console.result(format_args!("  image:     {}", manifest.image));
+    console.result(format_args!("  snapshots: {}", manifest.repository));
     for note in notes {
-        eprintln!("note: {note}");
+        console.note(format_args!("note: {note}"));
     }
-    println!("next: `jenv up` starts the notebook");
+    console.result("next: `jenv up` starts the notebook");
     Ok(ExitCode::SUCCESS)
 }
 
 /// The manifest settings the flags (or a `docker run` line) ask for, and notes for the user.
-fn options(args: InitArgs, folder: &Path) -> Result<(InitOptions, Vec<String>)> {
+fn options(args: InitArgs, folder: &Path, console: &Console) -> Result<(InitOptions, Vec<String>)> {
     let ui = args.ui.map(|ui| match ui {
         JupyterUiArg::Lab => JupyterUi::Lab,
         JupyterUiArg::Notebook => JupyterUi::Notebook,
@@ -95,7 +96,7 @@ fn options(args: InitArgs, folder: &Path) -> Result<(InitOptions, Vec<String>)> 
         let options = InitOptions { name: args.name, ui: ui.or(converted.options.ui), ..converted.options };
         return Ok((options, converted.notes));
     }
-    let config = UserConfig::load()?;
+    let config = UserConfig::load(console)?;
     let gpus = args.gpus.as_deref().map(docker_run::parse_gpus);
     let resources = Resources { memory: args.memory, cpus: args.cpus, shm_size: args.shm_size, gpus };
     let options = InitOptions {

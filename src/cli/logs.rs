@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 
 use crate::error::hinted;
 use crate::notebook::Notebook;
+use crate::ui::Console;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -19,8 +20,8 @@ pub struct LogsArgs {
     pub tail: Option<usize>,
 }
 
-pub async fn run(args: LogsArgs) -> Result<ExitCode> {
-    let nb = Notebook::open().await?;
+pub async fn run(args: LogsArgs, console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open(console).await?;
     if nb.find().await?.is_none() {
         hinted!("{} has no notebook container", nb.project.folder.display(); "start it with `jenv up`");
     }
@@ -28,7 +29,10 @@ pub async fn run(args: LogsArgs) -> Result<ExitCode> {
     loop {
         tokio::select! {
             chunk = logs.next() => match chunk {
-                Some(chunk) => chunk?.write_to_terminal()?,
+                Some(chunk) => {
+                    let chunk = chunk?;
+                    console.container_output(chunk.stream(), chunk.bytes())?;
+                }
                 None => break,
             },
             _ = tokio::signal::ctrl_c() => break,

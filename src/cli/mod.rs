@@ -34,6 +34,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use clap_complete::env::CompleteEnv;
 
 use crate::cli::json::JsonArgs;
+use crate::ui::Console;
 
 #[derive(Debug, Parser)]
 #[command(name = "jenv", version, about = "Each work folder its own Jupyter-in-Docker notebook")]
@@ -103,15 +104,15 @@ pub fn answer_if_asked() {
 }
 
 /// Runs the command; its exit code, or the error to show.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub fn run(cli: Cli, console: Console) -> Result<ExitCode> {
     match cli.command {
         // `init` needs no engine, so it needs no runtime either.
-        Command::Init(args) => init::run(args),
+        Command::Init(args) => init::run(args, console),
         Command::Completions(args) => completions::run(args),
-        Command::Man(args) => man::run(args, Cli::command()),
-        Command::Trust(args) => trust::trust(args),
-        Command::Untrust => trust::untrust(),
-        command => runtime().and_then(|rt| rt.block_on(dispatch(command))),
+        Command::Man(args) => man::run(args, Cli::command(), console),
+        Command::Trust(args) => trust::trust(args, console),
+        Command::Untrust => trust::untrust(console),
+        command => runtime().and_then(|rt| rt.block_on(dispatch(command, console))),
     }
 }
 
@@ -119,29 +120,29 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
-async fn dispatch(command: Command) -> Result<ExitCode> {
+async fn dispatch(command: Command, console: Console) -> Result<ExitCode> {
     match command {
         Command::Init(_) | Command::Completions(_) | Command::Man(_) | Command::Trust(_) | Command::Untrust => {
             unreachable!("handled without a runtime")
         }
-        Command::Up(args) => up::run(args).await,
-        Command::Down(args) => down::run(args).await,
-        Command::Status(args) => status::run(args).await,
-        Command::Url => url::run().await,
-        Command::Open => open::run().await,
-        Command::Logs(args) => logs::run(args).await,
-        Command::Exec(args) => exec::run(args).await,
-        Command::Shell => exec::shell().await,
-        Command::Snapshot(args) => snapshot::run(args).await,
-        Command::Diff(args) => diff::run(args).await,
-        Command::History(args) => history::run(args).await,
-        Command::Rollback(args) => rollback::run(args).await,
-        Command::Prune(args) => prune::run(args).await,
-        Command::Rebuild => rebuild::run().await,
-        Command::Watch(args) => watch::run(args).await,
-        Command::Doctor(args) => doctor::run(args).await,
-        Command::Push(args) => push::run(args).await,
-        Command::Pull(args) => pull::run(args).await,
+        Command::Up(args) => up::run(args, console).await,
+        Command::Down(args) => down::run(args, console).await,
+        Command::Status(args) => status::run(args, console).await,
+        Command::Url => url::run(console).await,
+        Command::Open => open::run(console).await,
+        Command::Logs(args) => logs::run(args, console).await,
+        Command::Exec(args) => exec::run(args, console).await,
+        Command::Shell => exec::shell(console).await,
+        Command::Snapshot(args) => snapshot::run(args, console).await,
+        Command::Diff(args) => diff::run(args, console).await,
+        Command::History(args) => history::run(args, console).await,
+        Command::Rollback(args) => rollback::run(args, console).await,
+        Command::Prune(args) => prune::run(args, console).await,
+        Command::Rebuild => rebuild::run(console).await,
+        Command::Watch(args) => watch::run(args, console).await,
+        Command::Doctor(args) => doctor::run(args, console).await,
+        Command::Push(args) => push::run(args, console).await,
+        Command::Pull(args) => pull::run(args, console).await,
     }
 }
 

@@ -10,6 +10,7 @@ use crate::manifest;
 use crate::notebook::{Notebook, orphans};
 use crate::snapshot::store::SnapshotStore;
 use crate::state::StateDir;
+use crate::ui::Console;
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -21,37 +22,41 @@ pub struct PruneArgs {
     pub orphans: bool,
 }
 
-pub async fn run(args: PruneArgs) -> Result<ExitCode> {
-    if args.orphans { prune_orphans().await } else { prune_snapshots(args.keep).await }
+pub async fn run(args: PruneArgs, console: Console) -> Result<ExitCode> {
+    if args.orphans { prune_orphans(console).await } else { prune_snapshots(args.keep, console).await }
 }
 
-async fn prune_snapshots(keep: usize) -> Result<ExitCode> {
-    let nb = Notebook::open_trusted("prune").await?;
+async fn prune_snapshots(keep: usize, console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open_trusted("prune", console).await?;
     crate::cli::settle::settle(&nb).await;
     let pruned = SnapshotStore::of(&nb).prune(keep).await?;
     for tag in &pruned.removed {
-        println!("removed {tag}");
+        console.result(format_args!("removed {tag}"));
     }
     for tag in &pruned.in_use {
-        eprintln!("kept {tag}: in use");
+        console.note(format_args!("kept {tag}: in use"));
     }
     if pruned.removed.is_empty() {
-        eprintln!("nothing to prune (keeping the newest {keep})");
+        console.note(format_args!("nothing to prune (keeping the newest {keep})"));
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `--orphans`: removes the containers whose folders are gone, anywhere, no manifest needed.
-async fn prune_orphans() -> Result<ExitCode> {
+async fn prune_orphans(console: Console) -> Result<ExitCode> {
     let state = StateDir::locate()?;
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect(&console).await?;
     let found = orphans::find(&engine, &state).await?;
     orphans::remove(&engine, &state, &found).await?;
     for orphan in &found {
-        println!("removed {} (its folder {} is gone)", manifest::container_name(&orphan.name), orphan.folder);
+        console.result(format_args!(
+            "removed {} (its folder {} is gone)",
+            manifest::container_name(&orphan.name),
+            orphan.folder
+        ));
     }
     if found.is_empty() {
-        eprintln!("no jenv containers whose folders are gone");
+        console.note("no jenv containers whose folders are gone");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ use clap::Args;
 
 use crate::notebook::Notebook;
 use crate::snapshot::store::SnapshotStore;
+use crate::ui::Console;
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
@@ -18,15 +19,15 @@ pub struct PushArgs {
     pub json: bool,
 }
 
-pub async fn run(args: PushArgs) -> Result<ExitCode> {
-    let nb = Notebook::open().await?;
+pub async fn run(args: PushArgs, console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open(console).await?;
     crate::cli::settle::settle(&nb).await;
     let pushed = SnapshotStore::of(&nb).push(args.all).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&pushed)?);
+        console.json(&pushed)?;
     } else {
         for tag in &pushed.tags {
-            println!("pushed {}:{tag}", pushed.repository);
+            console.result(format_args!("pushed {}:{tag}", pushed.repository));
         }
     }
     Ok(ExitCode::SUCCESS)

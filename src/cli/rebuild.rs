@@ -6,16 +6,17 @@ use anyhow::Result;
 
 use crate::notebook::Notebook;
 use crate::snapshot::rebuild;
+use crate::ui::Console;
 
-pub async fn run() -> Result<ExitCode> {
-    let nb = Notebook::open_trusted("rebuild").await?;
+pub async fn run(console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open_trusted("rebuild", console).await?;
     crate::cli::settle::settle(&nb).await;
     let record = rebuild::rebuild(&nb).await?;
-    println!("{}:{}", nb.project.manifest.repository, record.snapshot);
-    eprintln!(
+    console.result(format_args!("{}:{}", nb.project.manifest.repository, record.snapshot));
+    console.note(format_args!(
         "rebuilt with {} recorded pip and {} conda packages; the next `jenv up` starts from it",
         record.pip.len(),
         record.conda.len()
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }

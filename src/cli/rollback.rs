@@ -10,6 +10,7 @@ use clap_complete::engine::CompletionCandidate;
 
 use crate::notebook::Notebook;
 use crate::snapshot::store::SnapshotStore;
+use crate::ui::Console;
 
 /// A Tab must not hang on an engine that does not answer.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(3);
@@ -21,17 +22,17 @@ pub struct RollbackArgs {
     pub tag: Option<String>,
 }
 
-pub async fn run(args: RollbackArgs) -> Result<ExitCode> {
-    let nb = Notebook::open_trusted("rollback").await?;
+pub async fn run(args: RollbackArgs, console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open_trusted("rollback", console).await?;
     crate::cli::settle::settle(&nb).await;
     let target = SnapshotStore::of(&nb).rollback(args.tag.as_deref()).await?;
-    println!("{}:{}", nb.project.manifest.repository, target.tag);
+    console.result(format_args!("{}:{}", nb.project.manifest.repository, target.tag));
     let running = nb.find().await?.is_some_and(|c| c.is_running());
-    eprintln!(
+    console.note(format_args!(
         "the next `jenv up` starts from {}{}",
         target.tag,
         if running { "; the running notebook is unchanged until `jenv down` and `jenv up`" } else { "" }
-    );
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -41,7 +42,7 @@ fn snapshot_tags(current: &OsStr) -> Vec<CompletionCandidate> {
     let prefix = current.to_string_lossy();
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return Vec::new() };
     let entries = runtime.block_on(async {
-        let history = async { SnapshotStore::of(&Notebook::open().await?).list().await };
+        let history = async { SnapshotStore::of(&Notebook::open(Console::new(true)).await?).list().await };
         tokio::time::timeout(ENGINE_DEADLINE, history).await.ok().and_then(Result::ok).unwrap_or_default()
     });
     entries

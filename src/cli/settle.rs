@@ -7,13 +7,14 @@ use crate::snapshot::interrupted::{self, Settled};
 /// every command that reads or changes the folder's snapshots or its changes; a failure here is
 /// a warning, never the command's own failure.
 pub async fn settle(nb: &Notebook) {
+    let console = nb.console;
     match interrupted::settle(nb).await {
         Ok(settled) => {
             for outcome in settled {
-                eprintln!("{}", describe(&outcome));
+                console.note(describe(&outcome));
             }
         }
-        Err(err) => eprintln!("warning: cannot finish an interrupted snapshot: {err:#}"),
+        Err(err) => console.warn(format_args!("cannot finish an interrupted snapshot: {err:#}")),
     }
 }
 

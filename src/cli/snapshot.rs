@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::notebook::Notebook;
 use crate::packages::Change;
 use crate::snapshot::{self, Snapshot};
+use crate::ui::Console;
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
@@ -35,16 +36,16 @@ struct SnapshotJson<'a> {
     changes: &'a [Change],
 }
 
-pub async fn run(args: SnapshotArgs) -> Result<ExitCode> {
-    let nb = Notebook::open_trusted("snapshot").await?;
+pub async fn run(args: SnapshotArgs, console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open_trusted("snapshot", console).await?;
     crate::cli::settle::settle(&nb).await;
     let snapshot = snapshot::take(&nb, &args.message, args.flatten).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json(&snapshot))?);
+        console.json(&json(&snapshot))?;
     } else {
-        println!("{}:{}", nb.project.manifest.repository, snapshot.tag);
-        eprintln!("{}", snapshot.summary());
-        eprintln!("the next `jenv up` starts from it");
+        console.result(format_args!("{}:{}", nb.project.manifest.repository, snapshot.tag));
+        console.note(snapshot.summary());
+        console.note("the next `jenv up` starts from it");
     }
     Ok(ExitCode::SUCCESS)
 }

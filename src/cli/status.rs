@@ -13,6 +13,7 @@ use crate::notebook::leases::known_tokens;
 use crate::notebook::status::NotebookStatus;
 use crate::notebook::url::url_of;
 use crate::state::StateDir;
+use crate::ui::Console;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -24,22 +25,20 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-pub async fn run(args: StatusArgs) -> Result<ExitCode> {
-    let entries = if args.all { all().await? } else { vec![this_folder().await?] };
+pub async fn run(args: StatusArgs, console: Console) -> Result<ExitCode> {
+    let entries = if args.all { all(console).await? } else { vec![this_folder(console).await?] };
     if args.json {
-        let json =
-            if args.all { serde_json::to_string_pretty(&entries)? } else { serde_json::to_string_pretty(&entries[0])? };
-        println!("{json}");
+        if args.all { console.json(&entries)? } else { console.json(&entries[0])? }
     } else if args.all {
-        print_table(&entries);
+        print_table(&entries, console);
     } else {
-        print_detail(&entries[0]);
+        print_detail(&entries[0], console);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn this_folder() -> Result<NotebookStatus> {
-    let nb = Notebook::open().await?;
+async fn this_folder(console: Console) -> Result<NotebookStatus> {
+    let nb = Notebook::open(console).await?;
     crate::cli::settle::settle(&nb).await;
     let tokens = known_tokens(&nb.state);
     let busy = nb.busy_with();
@@ -72,8 +71,8 @@ fn describe_engine(engine: &Engine) -> String {
 }
 
 /// Every jenv container on the engine; needs no manifest, so it works from any folder.
-async fn all() -> Result<Vec<NotebookStatus>> {
-    let engine = Engine::connect().await?;
+async fn all(console: Console) -> Result<Vec<NotebookStatus>> {
+    let engine = Engine::connect(&console).await?;
     let tokens = known_tokens(&StateDir::locate()?);
     let mut entries = Vec::new();
     for container in engine.list(None).await? {
@@ -92,33 +91,33 @@ async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: Co
     Ok(NotebookStatus::from_container(&container, url))
 }
 
-fn print_detail(entry: &NotebookStatus) {
-    println!("{}  {}", entry.name, state_words(entry));
-    println!("  folder:    {}", entry.folder);
-    println!("  container: {}", entry.container);
-    println!("  image:     {}", entry.image);
-    println!("  engine:    {}", entry.engine);
+fn print_detail(entry: &NotebookStatus, console: Console) {
+    console.result(format_args!("{}  {}", entry.name, state_words(entry)));
+    console.result(format_args!("  folder:    {}", entry.folder));
+    console.result(format_args!("  container: {}", entry.container));
+    console.result(format_args!("  image:     {}", entry.image));
+    console.result(format_args!("  engine:    {}", entry.engine));
     for (name, port) in &entry.ports {
         match port.host {
-            0 => println!("  port:      {name} {} (not published)", port.container),
-            host => println!("  port:      {name} {} -> 127.0.0.1:{host}", port.container),
+            0 => console.result(format_args!("  port:      {name} {} (not published)", port.container)),
+            host => console.result(format_args!("  port:      {name} {} -> 127.0.0.1:{host}", port.container)),
         }
     }
     if !entry.drift.is_empty() {
-        println!(
+        console.result(format_args!(
             "  differs:   the container no longer matches .jupyter-env: {} (`jenv up` recreates it)",
             entry.drift.join(", ")
-        );
+        ));
     }
     if let Some(changes) = entry.changes {
-        println!(
+        console.result(format_args!(
             "  changes:   {changes} package change{} not in a snapshot (`jenv diff`)",
             if changes == 1 { "" } else { "s" }
-        );
+        ));
     }
     match &entry.url {
-        Some(url) => println!("  url:       {url}"),
-        None => println!("  (start it with `jenv up`)"),
+        Some(url) => console.result(format_args!("  url:       {url}")),
+        None => console.result("  (start it with `jenv up`)"),
     }
 }
 
@@ -137,19 +136,25 @@ fn state_words(entry: &NotebookStatus) -> String {
     }
 }
 
-fn print_table(entries: &[NotebookStatus]) {
+fn print_table(entries: &[NotebookStatus], console: Console) {
     let Some(first) = entries.first() else {
-        println!("no jenv environments on this engine");
+        console.result("no jenv environments on this engine");
         return;
     };
-    println!("engine: {}", first.engine);
+    console.result(format_args!("engine: {}", first.engine));
     let url = |e: &NotebookStatus| e.url.clone().unwrap_or_else(|| "-".to_string());
     // Columns as wide as their widest cell, so the header lines up with every row.
     let name_width = entries.iter().map(|e| e.name.len()).max().unwrap_or(0).max("NAME".len());
     let state_width = entries.iter().map(|e| e.state.len()).max().unwrap_or(0).max("STATE".len());
     let url_width = entries.iter().map(|e| url(e).len()).max().unwrap_or(0).max("URL".len());
-    println!("{:name_width$}  {:state_width$}  {:url_width$}  FOLDER", "NAME", "STATE", "URL");
+    console.result(format_args!("{:name_width$}  {:state_width$}  {:url_width$}  FOLDER", "NAME", "STATE", "URL"));
     for e in entries {
-        println!("{:name_width$}  {:state_width$}  {:url_width$}  {}", e.name, e.state, url(e), e.folder);
+        console.result(format_args!(
+            "{:name_width$}  {:state_width$}  {:url_width$}  {}",
+            e.name,
+            e.state,
+            url(e),
+            e.folder
+        ));
     }
 }

@@ -16,7 +16,7 @@ use crate::notebook::Notebook;
 use crate::notebook::status::NotebookStatus;
 use crate::snapshot::stop::{Leave, Stopping};
 use crate::state::StateDir;
-use crate::ui::prompt;
+use crate::ui::Console;
 use crate::watch::Options;
 
 #[derive(Debug, Args)]
@@ -41,22 +41,25 @@ pub struct UpArgs {
     pub json: bool,
 }
 
-pub async fn run(args: UpArgs) -> Result<ExitCode> {
+pub async fn run(args: UpArgs, console: Console) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
     let project = match manifest::find(&cwd)? {
         Some(project) => {
-            crate::manifest::trust::require(&project, &StateDir::locate()?, "up").await?;
+            crate::manifest::trust::require(&project, &StateDir::locate()?, "up", &console).await?;
             project
         }
-        None => first_run(&cwd, args.init).await?,
+        None => first_run(&cwd, args.init, console).await?,
     };
-    let nb = Notebook::for_project(project).await?;
+    let nb = Notebook::for_project(project, console).await?;
     crate::cli::settle::settle(&nb).await;
     if let Some(container) = nb.find().await? {
         let differs = nb.drift(&container)?;
         if !differs.is_empty() {
             // Recreated only through the guard `down` uses: installs no snapshot holds are never lost silently.
-            eprintln!("the notebook no longer matches .jupyter-env ({}); recreating it", differs.join(", "));
+            console.note(format_args!(
+                "the notebook no longer matches .jupyter-env ({}); recreating it",
+                differs.join(", ")
+            ));
             // The guard counts installs from inside the container: a stopped one is started first.
             let stopping = Stopping::begin_starting(&nb).await?;
             if stopping::finish(&nb, stopping).await? != ExitCode::SUCCESS {
@@ -67,18 +70,16 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
     let live = nb.up().await?;
     let endpoint = nb.engine.endpoint();
     if !endpoint.ports_reachable_here() {
-        eprintln!(
-            "note: the URL's port is on the loopback of the engine's host ({}); forward it from there, e.g. `ssh -NL PORT:127.0.0.1:PORT HOST`",
-            endpoint.host
-        );
+        console.note(format_args!("note: the URL's port is on the loopback of the engine's host ({}); forward it from there, e.g. `ssh -NL PORT:127.0.0.1:PORT HOST`",
+            endpoint.host));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&NotebookStatus::from_live(&live))?);
+        console.json(&NotebookStatus::from_live(&live))?;
     } else {
-        println!("{}", live.url);
+        console.result(&live.url);
     }
     if args.attach || args.watch {
-        let config = UserConfig::load()?;
+        let config = UserConfig::load(&console)?;
         let watch = args.watch.then(|| Options::from_flags(args.yes, args.ask, false, &nb.project.manifest, &config));
         return attach(&nb, watch).await;
     }
@@ -87,21 +88,24 @@ pub async fn run(args: UpArgs) -> Result<ExitCode> {
 
 /// No manifest in `cwd` or above: write the default one into `cwd` when asked to (`--init`), or
 /// when the person at the terminal says yes to it; otherwise the usual "no manifest" error.
-async fn first_run(cwd: &Path, init: bool) -> Result<Project> {
+async fn first_run(cwd: &Path, init: bool, console: Console) -> Result<Project> {
     let folder = cwd.canonicalize().with_context(|| format!("cannot resolve {}", cwd.display()))?;
-    if !init && !prompt::interactive() {
+    if !init && !console.interactive() {
         return Err(manifest::not_found(cwd));
     }
-    let manifest = Manifest::default_for(&folder, &UserConfig::load()?)?;
+    let manifest = Manifest::default_for(&folder, &UserConfig::load(&console)?)?;
     if !init {
-        eprintln!("no {FILE_NAME} here or above; this is the one jenv would write in {}:", folder.display());
-        eprint!("{}", manifest.to_toml().lines().map(|line| format!("  {line}\n")).collect::<String>());
-        if !prompt::confirm("write it and start the notebook?").await? {
+        console.note(format_args!(
+            "no {FILE_NAME} here or above; this is the one jenv would write in {}:",
+            folder.display()
+        ));
+        console.note_lines(&manifest.to_toml().lines().map(|line| format!("  {line}\n")).collect::<String>());
+        if !console.confirm("write it and start the notebook?").await? {
             return Err(Hinted::new("nothing was written", "`jenv init` writes a manifest with your choices").into());
         }
     }
     write_trusted(&folder, &manifest, &StateDir::locate()?)?;
-    eprintln!("wrote {} (image {})", folder.join(FILE_NAME).display(), manifest.image);
+    console.note(format_args!("wrote {} (image {})", folder.join(FILE_NAME).display(), manifest.image));
     let text = manifest.to_toml();
     Ok(Project { folder, manifest, text })
 }
@@ -109,19 +113,23 @@ async fn first_run(cwd: &Path, init: bool) -> Result<Project> {
 /// Streams the notebook's logs like `docker run -it`; Ctrl-C stops the notebook, following the
 /// same rule as `jenv down` for changes that no snapshot holds.
 async fn attach(nb: &Notebook, watch: Option<Options>) -> Result<ExitCode> {
+    let console = nb.console;
     let mut interrupts = crate::ui::signals::Interrupts::listen();
-    eprintln!("streaming logs; press Ctrl-C to stop the notebook");
+    console.note("streaming logs; press Ctrl-C to stop the notebook");
     let mut logs = nb.engine.logs(&nb.project.container_name(), true, Some(0));
     let mut watcher = Box::pin(async {
         match watch {
-            Some(options) => crate::watch::run(nb, options).await,
+            Some(options) => crate::watch::run(nb, options, &|event| console.event(event, &event.text())).await,
             None => std::future::pending().await,
         }
     });
     let stopped_by_user = loop {
         tokio::select! {
             chunk = logs.next() => match chunk {
-                Some(chunk) => chunk?.write_to_terminal()?,
+                Some(chunk) => {
+                    let chunk = chunk?;
+                    console.container_output(chunk.stream(), chunk.bytes())?;
+                }
                 None => break false,
             },
             result = &mut watcher => match result? {},
@@ -131,11 +139,11 @@ async fn attach(nb: &Notebook, watch: Option<Options>) -> Result<ExitCode> {
     // The watcher may hold the folder's lock (a snapshot of its own): let go of it first.
     drop(watcher);
     if stopped_by_user {
-        eprintln!("stopping the notebook");
+        console.note("stopping the notebook");
         stopping::finish(nb, Stopping::begin(nb, Leave::AskIfChanged).await?).await
     } else {
         // Its filesystem may hold installs no snapshot has: keep the container.
-        eprintln!("the notebook stopped by itself; `jenv up` starts it again, `jenv down` removes it");
+        console.note("the notebook stopped by itself; `jenv up` starts it again, `jenv down` removes it");
         Ok(ExitCode::FAILURE)
     }
 }

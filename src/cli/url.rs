@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::notebook::Notebook;
+use crate::ui::Console;
 
-pub async fn run() -> Result<ExitCode> {
-    let nb = Notebook::open().await?;
+pub async fn run(console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open(console).await?;
     let url = nb.url_of(&nb.find_running().await?).await?;
-    println!("{url}");
+    console.result(url);
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,8 @@ use clap::Args;
 
 use crate::manifest::user_config::UserConfig;
 use crate::notebook::Notebook;
+use crate::ui::Console;
+use crate::watch::event::Event;
 use crate::watch::{self, Options};
 
 #[derive(Debug, Args)]
@@ -23,13 +25,17 @@ pub struct WatchArgs {
     pub json: bool,
 }
 
-pub async fn run(args: WatchArgs) -> Result<ExitCode> {
-    let nb = Notebook::open_trusted("watch").await?;
+pub async fn run(args: WatchArgs, console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open_trusted("watch", console).await?;
     crate::cli::settle::settle(&nb).await;
-    let options = Options::from_flags(args.yes, args.ask, args.json, &nb.project.manifest, &UserConfig::load()?);
+    let options =
+        Options::from_flags(args.yes, args.ask, args.json, &nb.project.manifest, &UserConfig::load(&console)?);
+    // Events on stdout, as JSON lines with `--json`.
+    let events = nb.console.with_json(args.json);
+    let report = |event: &Event| events.event(event, &event.text());
     tokio::select! {
-        result = watch::run(&nb, options) => match result? {},
-        _ = crate::ui::signals::interrupted() => eprintln!("stopped watching"),
+        result = watch::run(&nb, options, &report) => match result? {},
+        _ = crate::ui::signals::interrupted() => console.note("stopped watching"),
     }
     Ok(ExitCode::SUCCESS)
 }

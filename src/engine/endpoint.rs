@@ -91,7 +91,17 @@ impl Endpoint {
         Endpoint::resolve(&Inputs::from_env())
     }
 
+    /// [`Endpoint::from_env`], adding to `warnings` what the person should hear about (a docker
+    /// config they may not read); [`crate::engine::Engine::connect`] shows them, once per run.
+    pub fn from_env_noting(warnings: &mut Vec<String>) -> Result<Endpoint> {
+        Endpoint::resolve_noting(&Inputs::from_env(), warnings)
+    }
+
     pub fn resolve(inputs: &Inputs) -> Result<Endpoint> {
+        Endpoint::resolve_noting(inputs, &mut Vec::new())
+    }
+
+    fn resolve_noting(inputs: &Inputs, warnings: &mut Vec<String>) -> Result<Endpoint> {
         let endpoint = match (&inputs.docker_host, &inputs.docker_context) {
             (Some(host), _) => {
                 let mut endpoint = Endpoint { host: host.clone(), source: Source::DockerHost, tls: None };
@@ -102,7 +112,7 @@ impl Endpoint {
                 endpoint
             }
             (None, Some(name)) => context_endpoint(&inputs.config_dir, name, ChosenBy::DockerContext)?,
-            (None, None) => match current_context(&inputs.config_dir)? {
+            (None, None) => match current_context(&inputs.config_dir, warnings)? {
                 Some(name) => context_endpoint(&inputs.config_dir, &name, ChosenBy::Config)?,
                 None => Endpoint::default_socket(),
             },
@@ -253,7 +263,7 @@ impl SshTarget {
 }
 
 /// The config's `currentContext`, `None` for none or "default". A missing config is no context.
-fn current_context(config_dir: &Path) -> Result<Option<String>> {
+fn current_context(config_dir: &Path, warnings: &mut Vec<String>) -> Result<Option<String>> {
     #[derive(Deserialize)]
     struct Config {
         #[serde(rename = "currentContext", default)]
@@ -266,7 +276,7 @@ fn current_context(config_dir: &Path) -> Result<Option<String>> {
         // As the docker CLI does: a config this user may not read (another user's HOME, as under
         // sudo or setpriv) is warned about and the default engine used.
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            eprintln!("warning: cannot read {} ({e}); using the default engine", path.display());
+            warnings.push(format!("cannot read {} ({e}); using the default engine", path.display()));
             return Ok(None);
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),

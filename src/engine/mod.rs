@@ -43,6 +43,7 @@ use crate::engine::types::{
     ImageListing, LogChunk, StartError,
 };
 use crate::error::Hinted;
+use crate::ui::Console;
 
 pub struct Engine {
     docker: Docker,
@@ -62,8 +63,13 @@ const SSH_AUTHORITY: &str = "http://docker.ssh";
 impl Engine {
     /// Connects to the engine the docker CLI would use (see `engine/endpoint.rs`) and agrees on an API
     /// version it speaks: older engines reject newer clients.
-    pub async fn connect() -> Result<Engine> {
-        let endpoint = Endpoint::from_env()?;
+    /// Warnings about the docker config go to `console`.
+    pub async fn connect(console: &Console) -> Result<Engine> {
+        let mut warnings = Vec::new();
+        let endpoint = Endpoint::from_env_noting(&mut warnings)?;
+        for warning in warnings {
+            console.warn(warning);
+        }
         let unreachable = |reason: String| {
             let hint = match &endpoint.source {
                 _ if endpoint.is_ssh() => {
@@ -354,21 +360,16 @@ impl Engine {
         })
     }
 
-    /// Runs `cmd` in a running container, copying its output to ours (or all of it to our
-    /// stderr with `to_stderr`, when stdout is reserved for JSON), and returns its exit code.
+    /// Runs `cmd` in a running container, handing its output to `output` as it comes (the
+    /// caller passes it on to the console), and returns its exit code.
     pub async fn exec(
         &self,
         target: &ExecTarget<'_>,
         working_dir: &str,
         cmd: &[String],
-        to_stderr: bool,
+        output: impl FnMut(LogChunk) -> std::io::Result<()>,
     ) -> Result<ExecOutcome> {
-        let exit_code = self
-            .run_exec(target, Some(working_dir), cmd.to_vec(), |chunk| match chunk {
-                LogChunk::Stdout(bytes) if to_stderr => LogChunk::Stderr(bytes).write_to_terminal(),
-                chunk => chunk.write_to_terminal(),
-            })
-            .await?;
+        let exit_code = self.run_exec(target, Some(working_dir), cmd.to_vec(), output).await?;
         Ok(ExecOutcome { exit_code })
     }
 

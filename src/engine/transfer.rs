@@ -9,9 +9,10 @@ use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{CreateImageOptions, PushImageOptions};
 use futures_util::{Stream, StreamExt};
 
-use crate::engine::registry::{self, Credentials};
+use crate::engine::registry::Credentials;
 use crate::engine::{Engine, engine_message};
-use crate::error::Hinted;
+use crate::ui::Console;
+use crate::ui::progress::Bytes;
 
 impl Engine {
     /// Whether `image`'s registry knows it, asked without pulling (the registry's manifest).
@@ -23,43 +24,34 @@ impl Engine {
             .map_err(|e| anyhow::anyhow!(engine_message(&e)))
     }
 
-    /// Pulls a base image (Docker Hub or any registry), with the user's credentials for it.
-    pub async fn pull(&self, image: &str) -> Result<()> {
-        let credentials = registry::credentials_for(image)?;
-        self.pull_with(image, credentials).await.map_err(|err| {
-            Hinted::new(
-                format!("cannot pull {image}: {}", err.message()),
-                match &err {
-                    TransferError::Unauthorized(_) => registry::login_hint(image),
-                    _ => "check the image name, or make it available offline (`docker load`, `docker build`) and run again"
-                        .to_string(),
-                },
-            )
-            .into()
-        })
-    }
-
-    /// Pulls `image`, showing progress: a byte bar on a terminal, a line per layer otherwise.
-    pub async fn pull_with(&self, image: &str, credentials: Option<Credentials>) -> Result<(), TransferError> {
+    /// Pulls `image` with `credentials`, its progress on `console`: a byte bar on a terminal, a
+    /// line per layer otherwise.
+    pub async fn pull(
+        &self,
+        image: &str,
+        credentials: Option<Credentials>,
+        console: &Console,
+    ) -> Result<(), TransferError> {
         let options = CreateImageOptions { from_image: Some(image.to_string()), ..Default::default() };
         let stream = self.docker.create_image(Some(options), None, credentials.map(DockerCredentials::from));
         let progress = stream
             .map(|item| item.map(|info| (info.id, info.status, info.progress_detail.map(|d| (d.current, d.total)))));
-        transfer(&format!("pulling {image}"), progress).await
+        transfer(console.bytes(&format!("pulling {image}")), progress).await
     }
 
-    /// Pushes `repository:tag` with `credentials`, showing progress like [`Engine::pull_with`].
+    /// Pushes `repository:tag` with `credentials`, its progress on `console` as for [`Engine::pull`].
     pub async fn push(
         &self,
         repository: &str,
         tag: &str,
         credentials: Option<Credentials>,
+        console: &Console,
     ) -> Result<(), TransferError> {
         let options = PushImageOptions { tag: Some(tag.to_string()), ..Default::default() };
         let stream = self.docker.push_image(repository, Some(options), credentials.map(DockerCredentials::from));
         // bollard's push progress has no layer IDs, so a push shows finished layers, not bytes.
         let progress = stream.map(|item| item.map(|info| (None, info.status, None)));
-        transfer(&format!("pushing {repository}:{tag}"), progress).await
+        transfer(console.bytes(&format!("pushing {repository}:{tag}")), progress).await
     }
 }
 
@@ -106,12 +98,11 @@ impl std::error::Error for TransferError {}
 /// One progress item of a pull or push: layer ID, status text and (current, total) bytes.
 type TransferItem = (Option<String>, Option<String>, Option<(Option<i64>, Option<i64>)>);
 
-/// Follows a pull's or push's progress stream to its end.
+/// Follows a pull's or push's progress stream to its end, counting its bytes on `progress`.
 async fn transfer(
-    message: &str,
+    progress: Bytes,
     stream: impl Stream<Item = Result<TransferItem, DockerError>>,
 ) -> Result<(), TransferError> {
-    let progress = crate::ui::progress::Bytes::new(message);
     let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
     let mut stream = std::pin::pin!(stream);
     while let Some(item) = stream.next().await {

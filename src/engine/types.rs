@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use crate::engine::image_config::ImageConfig;
+use crate::ui::Stream;
 
 /// Everything needed to create one container.
 #[derive(Debug, Clone)]
@@ -189,16 +190,17 @@ pub enum LogChunk {
 }
 
 impl LogChunk {
-    pub fn write_to_terminal(&self) -> std::io::Result<()> {
-        use std::io::Write;
+    /// The stream it came from, as the console passes it on.
+    pub fn stream(&self) -> Stream {
         match self {
-            LogChunk::Stdout(bytes) => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(bytes)?;
-                out.flush()
-            }
-            LogChunk::Stderr(bytes) => std::io::stderr().lock().write_all(bytes),
+            LogChunk::Stdout(_) => Stream::Stdout,
+            LogChunk::Stderr(_) => Stream::Stderr,
         }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        let (LogChunk::Stdout(bytes) | LogChunk::Stderr(bytes)) = self;
+        bytes
     }
 }
 

@@ -19,6 +19,7 @@ use crate::manifest::keys::Gpus;
 use crate::manifest::{FILE_NAME, Manifest, Project};
 use crate::state::StateDir;
 use crate::state::files::{read_text, write_atomic, write_shared};
+use crate::ui::Console;
 
 const FILE: &str = "trust.json";
 
@@ -116,8 +117,8 @@ impl TrustStore {
 /// Refuses to go on with `command` (e.g. `up`) unless the project's manifest is trusted: on a
 /// terminal it shows the manifest, or what changed, and asks once; without one it fails naming
 /// the file and `jenv trust`. `JENV_TRUST_ALL=1` or `trust_all = true` in the user config skip it.
-pub async fn require(project: &Project, state: &StateDir, command: &str) -> Result<()> {
-    if crate::manifest::user_config::UserConfig::load()?.trust_all() {
+pub async fn require(project: &Project, state: &StateDir, command: &str, console: &Console) -> Result<()> {
+    if crate::manifest::user_config::UserConfig::load(console)?.trust_all() {
         return Ok(());
     }
     let store = TrustStore::new(state);
@@ -130,7 +131,7 @@ pub async fn require(project: &Project, state: &StateDir, command: &str) -> Resu
         Verdict::Changed { .. } => "it changed since you trusted it",
         _ => "you have not trusted it yet",
     };
-    if !crate::ui::prompt::interactive() {
+    if !console.interactive() {
         return Err(Hinted::new(
             format!("{} is not trusted: {why}, and `jenv {command}` runs what it names", file.path.display()),
             format!(
@@ -140,9 +141,9 @@ pub async fn require(project: &Project, state: &StateDir, command: &str) -> Resu
         )
         .into());
     }
-    eprintln!("{} is not trusted: {why}.", file.path.display());
-    eprint!("{}", review_text(&verdict, &file, &project.manifest, &project.folder));
-    if !crate::ui::prompt::confirm("trust it and go on?").await? {
+    console.note(format_args!("{} is not trusted: {why}.", file.path.display()));
+    console.note_lines(&review_text(&verdict, &file, &project.manifest, &project.folder));
+    if !console.confirm("trust it and go on?").await? {
         return Err(Hinted::new(
             format!("{} is not trusted; nothing was started", file.path.display()),
             "read it, then run `jenv trust` to trust it",

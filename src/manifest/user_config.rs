@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::error::{Hinted, hinted};
 use crate::manifest::keys::JupyterUi;
 use crate::state::files::read_optional;
+use crate::ui::Console;
 
 /// Host ports jenv leases from when neither `JENV_PORT_RANGE` nor `port_range` says otherwise.
 pub const DEFAULT_RANGE: PortRange = PortRange { low: 8888, high: 8999 };
@@ -73,25 +74,25 @@ impl UserConfig {
 
     /// The file's settings; none when it does not exist. Read once per run, however many parts
     /// of a command ask (trust, ports, the watcher), so a warning about it shows once too.
-    pub fn load() -> Result<UserConfig> {
+    pub fn load(console: &Console) -> Result<UserConfig> {
         static LOADED: OnceLock<UserConfig> = OnceLock::new();
         if let Some(config) = LOADED.get() {
             return Ok(config.clone());
         }
         let config = match Self::path() {
-            Some(path) => Self::load_from(&path)?,
+            Some(path) => Self::load_from(&path, console)?,
             None => UserConfig::default(),
         };
         Ok(LOADED.get_or_init(|| config).clone())
     }
 
-    fn load_from(path: &Path) -> Result<UserConfig> {
+    fn load_from(path: &Path, console: &Console) -> Result<UserConfig> {
         let text = match read_optional(path) {
             Ok(Some(text)) => text,
             Ok(None) => return Ok(UserConfig::default()),
             // Another user's HOME (as under `sudo -u` without -H): their config is not ours.
             Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-                eprintln!("warning: cannot read {} ({err}); using jenv's defaults", path.display());
+                console.warn(format_args!("cannot read {} ({err}); using jenv's defaults", path.display()));
                 return Ok(UserConfig::default());
             }
             Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
@@ -174,13 +175,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, text).unwrap();
-        UserConfig::load_from(&path)
+        UserConfig::load_from(&path, &Console::default())
     }
 
     #[test]
     fn a_missing_file_is_no_settings() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(UserConfig::load_from(&dir.path().join("none.toml")).unwrap(), UserConfig::default());
+        assert_eq!(
+            UserConfig::load_from(&dir.path().join("none.toml"), &Console::default()).unwrap(),
+            UserConfig::default()
+        );
     }
 
     #[test]

@@ -65,11 +65,11 @@ impl Notebook {
         } else {
             JupyterUi::Notebook
         });
-        let range = crate::manifest::user_config::UserConfig::load()?.port_range()?;
+        let range = crate::manifest::user_config::UserConfig::load(&self.console)?.port_range()?;
 
         let lock = self.state.lock()?;
         let all = self.engine.list(None).await?;
-        let mut state = leases::load_state(&lock, Some(&leases::of_this_home(&self.state, &all)))?;
+        let mut state = leases::load_state(&lock, Some(&leases::of_this_home(&self.state, &all)), &self.console)?;
         leases::reclaim_leases(&mut state, &all);
         let mut taken = ports::taken(Some(&state), &all, self.name());
 

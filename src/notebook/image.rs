@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use crate::engine::Engine;
 use crate::engine::labels::SnapshotLabels;
 use crate::engine::registry;
 use crate::engine::transfer::TransferError;
@@ -14,6 +15,7 @@ use crate::error::Hinted;
 use crate::manifest::Project;
 use crate::notebook::Notebook;
 use crate::packages::record::{self, PackageRecord, RecordStore};
+use crate::ui::Console;
 
 #[derive(Debug, Serialize)]
 pub struct Pulled {
@@ -40,11 +42,27 @@ pub async fn start_image(nb: &Notebook) -> Result<(String, ImageInfo)> {
     let inspected = match nb.engine.inspect_image(&base).await? {
         Some(inspected) => inspected,
         None => {
-            nb.engine.pull(&base).await?;
+            pull_base(&nb.engine, &base, &nb.console).await?;
             nb.engine.inspect_image(&base).await?.context("the pulled image vanished")?
         }
     };
     Ok((base, inspected))
+}
+
+/// Pulls a base image (Docker Hub or any registry), with the user's credentials for it.
+pub async fn pull_base(engine: &Engine, image: &str, console: &Console) -> Result<()> {
+    let credentials = registry::credentials_for(image)?;
+    engine.pull(image, credentials, console).await.map_err(|err| {
+        Hinted::new(
+            format!("cannot pull {image}: {}", err.message()),
+            match &err {
+                TransferError::Unauthorized(_) => registry::login_hint(image),
+                _ => "check the image name, or make it available offline (`docker load`, `docker build`) and run again"
+                    .to_string(),
+            },
+        )
+        .into()
+    })
 }
 
 /// The registry host of the folder's repository, or an error saying how to name one.
@@ -71,7 +89,7 @@ pub async fn pull(nb: &Notebook) -> Result<Pulled> {
     let tag = record::read_folder_record(&nb.project.folder)?.map_or_else(|| "latest".to_string(), |r| r.snapshot);
     let image = format!("{repository}:{tag}");
     let credentials = registry::credentials_for(repository)?;
-    nb.engine.pull_with(&image, credentials).await.map_err(|err| transfer_error(&host, &image, "pull", err))?;
+    nb.engine.pull(&image, credentials, &nb.console).await.map_err(|err| transfer_error(&host, &image, "pull", err))?;
     let snapshot = adopt(nb, &image).await?;
     Ok(Pulled { image, snapshot })
 }
@@ -88,11 +106,13 @@ async fn pull_if_published(nb: &Notebook) -> Result<bool> {
         Ok(_) => Ok(true),
         Err(err) if err.downcast_ref::<NotPublished>().is_some() => {
             let rebuild = if expected.is_some() { "; `jenv rebuild` recreates it from .jupyter-env.lock" } else { "" };
-            eprintln!("{err}\nstarting from the base image {base}{rebuild}");
+            nb.console.note(format_args!("{err}\nstarting from the base image {base}{rebuild}"));
             Ok(false)
         }
         Err(err) if expected.is_none() => {
-            eprintln!("note: no snapshot fetched from {host} ({err:#}); starting from the base image {base}");
+            nb.console.note(format_args!(
+                "note: no snapshot fetched from {host} ({err:#}); starting from the base image {base}"
+            ));
             Ok(false)
         }
         Err(err) => Err(err),

@@ -7,6 +7,7 @@ use anyhow::Result;
 
 use crate::engine::types::Container;
 use crate::state::{EnvState, Loaded, State, StateDir, StateLock};
+use crate::ui::Console;
 
 /// Each environment's token as the state file remembers it (empty when unreadable).
 pub fn known_tokens(state: &StateDir) -> BTreeMap<String, String> {
@@ -24,11 +25,11 @@ pub fn of_this_home(state: &StateDir, containers: &[Container]) -> Vec<Container
 
 /// Reads the state under the lock. A corrupt file is rebuilt from the engine's labels (when the
 /// caller has listed them) with a warning: the engine is the source of truth.
-pub fn load_state(lock: &StateLock, engine_view: Option<&[Container]>) -> Result<State> {
+pub fn load_state(lock: &StateLock, engine_view: Option<&[Container]>, console: &Console) -> Result<State> {
     match lock.read() {
         Loaded::Ok(state) => Ok(state),
         Loaded::Corrupt(reason) => {
-            eprintln!("warning: {reason}; rebuilding it from the containers on the engine");
+            console.warn(format_args!("{reason}; rebuilding it from the containers on the engine"));
             let state = rebuild_state(engine_view.unwrap_or_default());
             lock.write(&state)?;
             Ok(state)

@@ -32,16 +32,18 @@ use crate::packages::baseline::Packages;
 use crate::state::env_lock::{EnvLock, EnvLocks};
 use crate::state::run_env::RunEnv;
 use crate::state::{EnvState, StateDir};
-use crate::ui::progress::Spinner;
+use crate::ui::Console;
 
 const STOP_TIMEOUT_SECS: i32 = 10;
 
-/// One folder's notebook: the project it serves, the engine it runs on, and the state folder
-/// that holds its lease and lock. Every command about "this folder's notebook" starts here.
+/// One folder's notebook: the project it serves, the engine it runs on, the state folder that
+/// holds its lease and lock, and the console its steps report on. Every command about "this
+/// folder's notebook" starts here.
 pub struct Notebook {
     pub project: Project,
     pub state: StateDir,
     pub engine: Engine,
+    pub console: Console,
 }
 
 /// Why a stopped notebook is started again.
@@ -62,24 +64,24 @@ pub struct LiveNotebook {
 
 impl Notebook {
     /// For commands that only read: the folder's manifest, whether trusted or not.
-    pub async fn open() -> Result<Notebook> {
+    pub async fn open(console: Console) -> Result<Notebook> {
         let cwd = std::env::current_dir().context("cannot read the current folder")?;
-        Notebook::for_project(manifest::discover(&cwd)?).await
+        Notebook::for_project(manifest::discover(&cwd)?, console).await
     }
 
     /// For commands that start or change a container (`jenv COMMAND`): the manifest must be
-    /// trusted first (see manifest/trust.rs).
-    pub async fn open_trusted(command: &str) -> Result<Notebook> {
+    /// trusted first (see manifest/trust.rs), and on a terminal the person is asked.
+    pub async fn open_trusted(command: &str, console: Console) -> Result<Notebook> {
         let cwd = std::env::current_dir().context("cannot read the current folder")?;
         let project = manifest::discover(&cwd)?;
-        crate::manifest::trust::require(&project, &StateDir::locate()?, command).await?;
-        Notebook::for_project(project).await
+        crate::manifest::trust::require(&project, &StateDir::locate()?, command, &console).await?;
+        Notebook::for_project(project, console).await
     }
 
-    pub async fn for_project(project: Project) -> Result<Notebook> {
+    pub async fn for_project(project: Project, console: Console) -> Result<Notebook> {
         let state = StateDir::locate()?;
-        let engine = Engine::connect().await?;
-        Ok(Notebook { project, state, engine })
+        let engine = Engine::connect(&console).await?;
+        Ok(Notebook { project, state, engine, console })
     }
 
     /// The environment's name, as the manifest gives it (its container is `jenv-NAME`).
@@ -153,9 +155,10 @@ impl Notebook {
         )
     }
 
-    /// Takes this folder's lock, waiting for another jenv command that holds it.
+    /// Takes this folder's lock, waiting (and saying so) for another jenv command that holds it.
     pub async fn lock(&self, activity: &str) -> Result<EnvLock> {
-        EnvLocks::new(&self.state).acquire(self.name(), activity).await
+        let on_wait = |holder: &str| self.console.progress(format_args!("waiting for {holder} to finish"));
+        EnvLocks::new(&self.state).acquire(self.name(), activity, on_wait).await
     }
 
     /// What another jenv command is doing to this folder's notebook right now, if anything.
@@ -221,7 +224,7 @@ impl Notebook {
     /// Changes a field of this folder's entry in the state file, under the state lock.
     pub fn update_state(&self, change: impl FnOnce(&mut EnvState)) -> Result<()> {
         let lock = self.state.lock()?;
-        let mut state = leases::load_state(&lock, None)?;
+        let mut state = leases::load_state(&lock, None, &self.console)?;
         if let Some(entry) = state.environments.get_mut(self.name()) {
             change(entry);
             lock.write(&state)?;
@@ -232,7 +235,7 @@ impl Notebook {
     /// Starts the stopped container again, under the folder's lock; `purpose` words the wait
     /// and a failure.
     pub async fn start_stopped(&self, _lock: &EnvLock, container: Container, purpose: Purpose) -> Result<Container> {
-        let spinner = Spinner::new(match purpose {
+        let spinner = self.console.spinner(match purpose {
             Purpose::Restart => "starting the stopped notebook",
             Purpose::CheckInstalls => "starting the stopped notebook to check for installs no snapshot holds",
         });
@@ -275,7 +278,7 @@ impl Notebook {
     /// log lines and removes it, so no half-started notebook is left behind.
     async fn wait_ready(&self, container: &Container) -> Result<()> {
         let port = url::reachable_port(&self.engine, container)?;
-        let Err(reason) = ready::wait(&self.engine, container, port).await else { return Ok(()) };
+        let Err(reason) = ready::wait(&self.engine, container, port, &self.console).await else { return Ok(()) };
         let logs = self.engine.tail_logs(&self.project.container_name(), 20).await;
         self.down().await?;
         Err(ready::failed(&reason, &logs))

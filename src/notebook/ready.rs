@@ -9,7 +9,7 @@ use crate::engine::types::{Container, PublishedPort};
 use crate::error::Hinted;
 use crate::manifest::{self, JUPYTER_PORT};
 use crate::notebook::jupyter;
-use crate::ui::progress::Spinner;
+use crate::ui::Console;
 
 /// How often readiness is polled; short, so `jenv up` returns soon after Jupyter answers.
 const READY_POLL: Duration = Duration::from_millis(50);
@@ -17,9 +17,9 @@ const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Polls Jupyter's `/api` on `port` until it answers; the error says why it never did (the
 /// container stopped, the deadline passed, Ctrl-C).
-pub async fn wait(engine: &Engine, container: &Container, port: u16) -> Result<()> {
+pub async fn wait(engine: &Engine, container: &Container, port: u16, console: &Console) -> Result<()> {
     let deadline = Instant::now() + ready_timeout();
-    let spinner = Spinner::new("waiting for Jupyter to answer");
+    let spinner = console.spinner("waiting for Jupyter to answer");
     let outcome = tokio::select! {
         outcome = poll(engine, container, port, deadline) => outcome,
         _ = crate::ui::signals::interrupted() => Err(anyhow::anyhow!("interrupted before the notebook was ready")),

@@ -5,7 +5,6 @@ use anyhow::{Context, Result};
 use crate::engine::helper::with_helper;
 use crate::engine::image_config::ImageConfig;
 use crate::notebook::Notebook;
-use crate::ui::progress::Spinner;
 
 /// Squashes `image` into a single layer under the same tag, keeping its config, and returns
 /// the new image ID. The unflattened image is removed.
@@ -13,7 +12,7 @@ pub async fn flatten(nb: &Notebook, image: &str, tag: &str, config: &ImageConfig
     let helper = nb.helper_spec(image, "flatten");
     let repository = &nb.project.manifest.repository;
     with_helper(&nb.engine, &helper, async |name: &str| {
-        let spinner = Spinner::new("flattening the snapshot into one layer");
+        let spinner = nb.console.spinner("flattening the snapshot into one layer");
         let imported = nb.engine.import_filesystem(name, repository, tag, config.dockerfile_changes()).await;
         spinner.finish();
         imported

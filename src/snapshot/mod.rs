@@ -25,6 +25,7 @@ use crate::packages::{self, Change, Manager};
 use crate::snapshot::interrupted::{Pending, PendingSnapshot};
 use crate::snapshot::store::SnapshotStore;
 use crate::state::env_lock::EnvLock;
+use crate::ui::Console;
 use crate::ui::format::human_bytes;
 use crate::ui::progress::Spinner;
 
@@ -169,13 +170,13 @@ async fn commit_between_installs(
     let packages = nb.packages();
     let repository = &nb.project.manifest.repository;
     for _ in 0..COMMIT_ATTEMPTS {
-        wait_for_installers(&nb.engine, container).await?;
+        wait_for_installers(&nb.engine, container, &nb.console).await?;
         let listing = packages.list(container, true).await?;
         pending.listing = listing.clone();
         pending.image = None;
         notes.save(pending)?;
         let started = Instant::now();
-        let spinner = Spinner::new("committing the notebook (it keeps running)");
+        let spinner = nb.console.spinner("committing the notebook (it keeps running)");
         let committed = nb.engine.commit(&container.id, repository, &pending.tag, config_at(&listing), false).await;
         spinner.finish();
         let image = match committed {
@@ -195,7 +196,7 @@ async fn commit_between_installs(
         {
             return Ok((listing, image, committing));
         }
-        eprintln!("packages changed while the snapshot was committing; committing again");
+        nb.console.progress("packages changed while the snapshot was committing; committing again");
         nb.engine.remove_image(&image).await?;
     }
     notes.remove(&pending.tag)?;
@@ -206,7 +207,7 @@ async fn commit_between_installs(
 }
 
 /// Waits (saying so) while pip, conda, mamba or apt runs in the container; refuses after a while.
-async fn wait_for_installers(engine: &Engine, container: &Container) -> Result<()> {
+async fn wait_for_installers(engine: &Engine, container: &Container, console: &Console) -> Result<()> {
     let deadline = Instant::now() + installer_wait();
     let mut spinner: Option<Spinner> = None;
     loop {
@@ -223,7 +224,7 @@ async fn wait_for_installers(engine: &Engine, container: &Container) -> Result<(
             );
         }
         if spinner.is_none() {
-            spinner = Some(Spinner::new(&format!("waiting for `{running}` to finish before the snapshot")));
+            spinner = Some(console.spinner(&format!("waiting for `{running}` to finish before the snapshot")));
         }
         tokio::time::sleep(INSTALLER_POLL).await;
     }

@@ -8,15 +8,16 @@ use anyhow::{Context, Result};
 use crate::engine::Engine;
 use crate::engine::helper::with_helper;
 use crate::engine::image_config::ImageConfig;
-use crate::engine::types::{Bind, ExecTarget, StartError};
+use crate::engine::types::{Bind, ExecTarget, LogChunk, StartError};
 use crate::error::{Hinted, hinted};
 use crate::notebook::Notebook;
 use crate::notebook::create::run_vars;
+use crate::notebook::image::pull_base;
 use crate::notebook::run_as;
 use crate::packages::record::{self, PackageRecord, RECORD_FILE, RecordStore};
 use crate::snapshot::{clock, snapshot_config};
 use crate::state::run_env::{self, RunEnv};
-use crate::ui::progress::Spinner;
+use crate::ui::Stream;
 
 const HELPER_START_TIMEOUT: Duration = Duration::from_secs(60);
 const HELPER_POLL: Duration = Duration::from_millis(100);
@@ -34,7 +35,7 @@ pub async fn rebuild(nb: &Notebook) -> Result<PackageRecord> {
     };
     let base = &nb.project.manifest.image;
     if nb.engine.inspect_image(base).await?.is_none() {
-        nb.engine.pull(base).await.map_err(|e| {
+        pull_base(&nb.engine, base, &nb.console).await.map_err(|e| {
             Hinted::new(
                 format!("cannot rebuild: the base image {base} is not on this engine and cannot be pulled ({e})"),
                 "load or build the base image here (`docker load`, `docker build`), then run `jenv rebuild` again",
@@ -121,8 +122,10 @@ async fn install_and_commit(
     start_idle_helper(&nb.engine, helper).await?;
     let conda = check_conda(nb, target, &record).await?;
     for step in install_steps(&record, conda.as_deref().unwrap_or("conda")) {
-        eprintln!("$ {}", step.join(" "));
-        let outcome = nb.engine.exec(target, &nb.project.manifest.mount, &step, true).await?;
+        nb.console.progress(format_args!("$ {}", step.join(" ")));
+        // Its stdout holds the result line alone: the installers' output goes to stderr.
+        let to_stderr = |chunk: LogChunk| nb.console.container_output(Stream::Stderr, chunk.bytes());
+        let outcome = nb.engine.exec(target, &nb.project.manifest.mount, &step, to_stderr).await?;
         if outcome.exit_code != 0 {
             hinted!(
                 "`{}` failed with exit code {}; no image was made",
@@ -138,7 +141,7 @@ async fn install_and_commit(
     record.size_added = 0;
     let repository = &nb.project.manifest.repository;
     let config = snapshot_config(nb, config, &record.snapshot, record.created, &record.message, Some(&record));
-    let spinner = Spinner::new("committing the rebuilt image");
+    let spinner = nb.console.spinner("committing the rebuilt image");
     let committed = nb.engine.commit(helper, repository, &record.snapshot, config, false).await;
     spinner.finish();
     let image = committed?;

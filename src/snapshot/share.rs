@@ -14,7 +14,6 @@ use crate::engine::types::ContainerSpec;
 use crate::error::hinted;
 use crate::notebook::image;
 use crate::snapshot::store::{SnapshotInfo, SnapshotStore};
-use crate::ui::progress::Spinner;
 
 #[derive(Debug, Serialize)]
 pub struct Pushed {
@@ -89,7 +88,7 @@ impl SnapshotStore<'_> {
             limits: Default::default(),
         };
         let repository = &self.nb.project.manifest.repository;
-        let spinner = Spinner::new(&format!("copying {tag} without this machine's paths"));
+        let spinner = self.nb.console.spinner(&format!("copying {tag} without this machine's paths"));
         let copy = with_helper(&self.nb.engine, &helper, async |name: &str| {
             self.nb.engine.commit(name, repository, tag, config, false).await
         })
@@ -107,7 +106,7 @@ impl SnapshotStore<'_> {
         for tag in tags {
             self.nb
                 .engine
-                .push(repository, tag, credentials.clone())
+                .push(repository, tag, credentials.clone(), &self.nb.console)
                 .await
                 .map_err(|err| image::transfer_error(host, repository, "push", err))?;
         }

@@ -167,7 +167,9 @@ impl<'a> SnapshotStore<'a> {
         match record::read_folder_record(&self.nb.project.folder)? {
             Some(record) if record.snapshot == tag => Ok(record),
             _ => {
-                eprintln!("warning: no record of snapshot {tag}; the new record lists only changes made since it");
+                self.nb
+                    .console
+                    .warn(format_args!("no record of snapshot {tag}; the new record lists only changes made since it"));
                 Ok(fresh)
             }
         }

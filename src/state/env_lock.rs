@@ -30,14 +30,15 @@ impl EnvLocks {
         EnvLocks { dir: state.sub(Sub::Locks) }
     }
 
-    /// Takes the lock for `env_name`, waiting (and saying so on stderr) while another jenv
-    /// process holds it. `activity` names this operation for others to see, e.g. `jenv snapshot`.
-    pub async fn acquire(&self, env_name: &str, activity: &str) -> Result<EnvLock> {
+    /// Takes the lock for `env_name`, waiting while another jenv process holds it; `on_wait`
+    /// hears who that is (`` `jenv snapshot (pid 42)` ``) before the wait. `activity` names this
+    /// operation for others to see, e.g. `jenv snapshot`.
+    pub async fn acquire(&self, env_name: &str, activity: &str, on_wait: impl FnOnce(&str)) -> Result<EnvLock> {
         let mut file = self.open(env_name)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                eprintln!("waiting for {} to finish", holder_phrase(&holder_of(&mut file)));
+                on_wait(&holder_phrase(&holder_of(&mut file)));
                 file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
                     .await
                     .context("the lock wait was cancelled")?
@@ -112,13 +113,13 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let locks = EnvLocks::new(&StateDir { root: tmp.path().join("jenv") });
         assert_eq!(locks.busy("env"), None, "never locked");
-        let held = locks.acquire("env", "jenv snapshot").await.unwrap();
+        let held = locks.acquire("env", "jenv snapshot", |_| {}).await.unwrap();
         let busy = locks.busy("env").expect("held");
         assert!(busy.starts_with("jenv snapshot (pid "), "{busy}");
         assert_eq!(locks.busy("other"), None, "per environment");
         drop(held);
         assert_eq!(locks.busy("env"), None);
-        let again = locks.acquire("env", "jenv up").await.unwrap();
+        let again = locks.acquire("env", "jenv up", |_| {}).await.unwrap();
         assert!(locks.busy("env").unwrap().starts_with("jenv up (pid "), "the old text is replaced");
         drop(again);
     }
@@ -127,7 +128,7 @@ mod tests {
     async fn try_acquire_gives_way_to_a_holder() {
         let tmp = tempfile::tempdir().unwrap();
         let locks = EnvLocks::new(&StateDir { root: tmp.path().join("jenv") });
-        let held = locks.acquire("env", "jenv snapshot").await.unwrap();
+        let held = locks.acquire("env", "jenv snapshot", |_| {}).await.unwrap();
         assert!(locks.try_acquire("env", "jenv status").unwrap().is_none());
         assert!(locks.busy("env").unwrap().starts_with("jenv snapshot (pid "), "the holder's text is kept");
         drop(held);
@@ -140,10 +141,10 @@ mod tests {
     async fn a_second_acquire_waits_for_the_first() {
         let tmp = tempfile::tempdir().unwrap();
         let locks = EnvLocks::new(&StateDir { root: tmp.path().join("jenv") });
-        let held = locks.acquire("env", "first").await.unwrap();
+        let held = locks.acquire("env", "first", |_| {}).await.unwrap();
         let waiter = tokio::spawn({
             let locks = EnvLocks { dir: locks.dir.clone() };
-            async move { locks.acquire("env", "second").await.map(|_| ()) }
+            async move { locks.acquire("env", "second", |_| {}).await.map(|_| ()) }
         });
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert!(!waiter.is_finished(), "the second waits while the first holds the lock");

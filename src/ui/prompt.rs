@@ -1,5 +1,5 @@
-//! Asking the person at the terminal. Every question goes through [`ask`]: the prompt on
-//! stderr, one line of answer from the one reader of stdin.
+//! Asking the person at the terminal, for [`crate::ui::Console`]. Every question goes through
+//! [`ask`]: the prompt on stderr, one line of answer from the one reader of stdin.
 
 use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
@@ -9,14 +9,14 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 use tokio::sync::Mutex;
 
 /// Whether someone can answer: stdin and stderr (where questions go) are both terminals.
-pub fn interactive() -> bool {
+pub(super) fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
 /// Writes `prompt` to stderr and reads one line of answer; `None` at the end of input. The
 /// wait is async, so what runs beside it (a log stream, Ctrl-C) goes on, and one reader serves
 /// every question of a run, so no typed-ahead line is lost between two of them.
-pub async fn ask(prompt: &str) -> Result<Option<String>> {
+async fn ask(prompt: &str) -> Result<Option<String>> {
     static INPUT: OnceLock<Mutex<Lines<BufReader<Stdin>>>> = OnceLock::new();
     eprint!("{prompt}");
     std::io::stderr().flush()?;
@@ -25,14 +25,14 @@ pub async fn ask(prompt: &str) -> Result<Option<String>> {
 }
 
 /// Asks `question [y/N]`; only `y`/`yes` is a yes (end of input is a no).
-pub async fn confirm(question: &str) -> Result<bool> {
+pub(super) async fn confirm(question: &str) -> Result<bool> {
     let answer = ask(&format!("{question} [y/N] ")).await?.unwrap_or_default();
     Ok(is_yes(&answer))
 }
 
 /// Asks `prompt` until the answer is one of a choice's words (in any case); `None` at the end
 /// of input.
-pub async fn choose<T: Copy>(prompt: &str, choices: &[(&[&str], T)]) -> Result<Option<T>> {
+pub(super) async fn choose<T: Copy>(prompt: &str, choices: &[(&[&str], T)]) -> Result<Option<T>> {
     loop {
         let Some(answer) = ask(prompt).await? else { return Ok(None) };
         if let Some(choice) = chosen(&answer, choices) {

@@ -7,26 +7,27 @@
 //! noticed by polling the modification times of the site-packages folders, which costs the
 //! engine a stat and starts no process; only when one moves are packages listed.
 
+pub mod event;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use notify::{EventKind, RecursiveMode, Watcher as _};
-use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
 
 use crate::engine::types::Container;
+use crate::engine::types::LogChunk;
 use crate::manifest::Manifest;
 use crate::manifest::user_config::UserConfig;
 use crate::notebook::Notebook;
 use crate::packages::Change;
 use crate::packages::requirements::{self, Kind, Status};
 use crate::state::run_env::RunEnv;
-use crate::ui::prompt;
+use crate::watch::event::Event;
 
 /// Quiet time after the last file event before acting: long enough to merge an editor's burst.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -56,53 +57,6 @@ impl Options {
     }
 }
 
-/// What the watcher reports, as text or as one JSON object a line.
-#[derive(Debug, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-enum Event {
-    Watching { folder: String, files: Vec<String> },
-    WaitingForNotebook,
-    FileChanged { file: String, lines: Vec<String> },
-    FileDeleted { file: String },
-    AlreadySatisfied { file: String },
-    InstallStarted { file: String, command: String, at_ms: u128 },
-    InstallFailed { file: String, exit_code: i64 },
-    Installed { file: String },
-    PackagesChanged { changes: Vec<String> },
-    Snapshot { tag: String, size_added: i64, commit_ms: u128 },
-    Skipped { reason: String },
-}
-
-impl Event {
-    fn text(&self) -> String {
-        match self {
-            Event::Watching { folder, files } => format!("watching {} in {folder} (Ctrl-C to stop)", files.join(", ")),
-            Event::WaitingForNotebook => "the notebook is not running; waiting for `jenv up`".into(),
-            Event::FileChanged { file, lines } => {
-                let detail: String = lines.iter().map(|l| format!("\n{l}")).collect();
-                format!("{file} changed{}{detail}", if lines.is_empty() { "" } else { "; against what is installed:" })
-            }
-            Event::FileDeleted { file } => format!("{file} was deleted; nothing is uninstalled"),
-            Event::AlreadySatisfied { file } => {
-                format!("{file} changed, and the notebook already has everything it lists")
-            }
-            Event::InstallStarted { command, .. } => format!("installing: {command}"),
-            Event::InstallFailed { file, exit_code } => {
-                format!("installing {file} failed (exit code {exit_code}); no snapshot taken, still watching")
-            }
-            Event::Installed { file } => format!("installed {file}"),
-            Event::PackagesChanged { changes } => {
-                format!(
-                    "packages changed in the notebook:{}",
-                    changes.iter().map(|c| format!("\n  {c}")).collect::<String>()
-                )
-            }
-            Event::Snapshot { tag, commit_ms, .. } => format!("snapshot {tag} taken (committed in {commit_ms} ms)"),
-            Event::Skipped { reason } => reason.clone(),
-        }
-    }
-}
-
 struct Watched {
     /// As the manifest names it, relative to the folder.
     name: String,
@@ -113,6 +67,7 @@ struct Watched {
 struct Watcher<'a> {
     nb: &'a Notebook,
     options: Options,
+    report: &'a dyn Fn(&Event),
     files: Vec<Watched>,
     /// Each file's content when last acted on (`None`: absent).
     seen: BTreeMap<String, Option<Vec<u8>>>,
@@ -124,8 +79,9 @@ struct Watcher<'a> {
     offered: Vec<Change>,
 }
 
-/// Runs until an error; the caller stops it (Ctrl-C) by dropping the future.
-pub async fn run(nb: &Notebook, options: Options) -> Result<Infallible> {
+/// Runs until an error, handing each event to `report`; the caller stops it (Ctrl-C) by
+/// dropping the future.
+pub async fn run(nb: &Notebook, options: Options, report: &dyn Fn(&Event)) -> Result<Infallible> {
     let files: Vec<Watched> = nb
         .project
         .manifest
@@ -160,8 +116,17 @@ pub async fn run(nb: &Notebook, options: Options) -> Result<Infallible> {
     }
 
     let seen = files.iter().map(|f| (f.name.clone(), std::fs::read(&f.path).ok())).collect();
-    let mut watcher =
-        Watcher { nb, options, files, seen, site_dirs: None, stamps: Vec::new(), recheck: false, offered: Vec::new() };
+    let mut watcher = Watcher {
+        nb,
+        options,
+        report,
+        files,
+        seen,
+        site_dirs: None,
+        stamps: Vec::new(),
+        recheck: false,
+        offered: Vec::new(),
+    };
     watcher.emit(Event::Watching {
         folder: nb.project.folder.display().to_string(),
         files: watcher.files.iter().map(|f| f.name.clone()).collect(),
@@ -194,11 +159,7 @@ pub async fn run(nb: &Notebook, options: Options) -> Result<Infallible> {
 
 impl Watcher<'_> {
     fn emit(&self, event: Event) {
-        if self.options.json {
-            println!("{}", serde_json::to_string(&event).expect("events serialize"));
-        } else {
-            println!("{}", event.text());
-        }
+        (self.report)(&event);
     }
 
     fn is_watched(&self, path: &Path) -> bool {
@@ -279,8 +240,10 @@ impl Watcher<'_> {
         let working_dir = folder.map_or_else(|| mount.clone(), |f| format!("{mount}/{}", f.display()));
         self.emit(Event::InstallStarted { file: name.clone(), command: command.join(" "), at_ms: unix_millis() });
         let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
-        let outcome =
-            self.nb.engine.exec(&container.exec_target(&env), &working_dir, &command, self.options.json).await?;
+        // Under `--json` the installer's stdout goes to stderr, between the event lines.
+        let console = self.nb.console.with_json(self.options.json);
+        let output = |chunk: LogChunk| console.container_output(chunk.stream(), chunk.bytes());
+        let outcome = self.nb.engine.exec(&container.exec_target(&env), &working_dir, &command, output).await?;
         if outcome.exit_code != 0 {
             self.emit(Event::InstallFailed { file: name, exit_code: outcome.exit_code });
             return Ok(());
@@ -358,13 +321,13 @@ impl Watcher<'_> {
         if self.options.yes {
             return Ok(true);
         }
-        if !std::io::stdin().is_terminal() {
+        if !self.nb.console.interactive() {
             self.emit(Event::Skipped {
                 reason: "no terminal to ask; run `jenv watch --yes` to install and snapshot unattended".into(),
             });
             return Ok(false);
         }
-        let yes = prompt::confirm(question).await?;
+        let yes = self.nb.console.confirm(question).await?;
         if !yes {
             self.emit(Event::Skipped { reason: "skipped; still watching".into() });
         }
