@@ -1,4 +1,5 @@
 //! The only module that talks to the Docker Engine: the few operations jenv needs, in its words.
+pub mod build;
 pub mod dial;
 pub mod endpoint;
 pub mod reference;

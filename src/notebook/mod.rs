@@ -296,7 +296,7 @@ impl Context {
     }
 
     /// The folder's own committed image when it has one (pulled from its registry if it is
-    /// published there), else the base image (pulled if missing).
+    /// published there, else built from its `[build]` files), else the base image (pulled if missing).
     async fn choose_image(&self) -> Result<(String, ImageInspect)> {
         let own = format!("{}:latest", self.project.manifest.repository);
         if let Some(inspected) = self.engine.inspect_image(&own).await? {
@@ -306,6 +306,12 @@ impl Context {
         if self.pull_if_published().await?
             && let Some(inspected) = self.engine.inspect_image(&own).await?
         {
+            return Ok((own, inspected));
+        }
+        // Files that build it (`jenv export` writes them): a clone starts with `jenv up` alone.
+        if self.project.manifest.build.is_some() {
+            self.build_from_files("built").await?;
+            let inspected = self.engine.inspect_image(&own).await?.context("the built image vanished")?;
             return Ok((own, inspected));
         }
         let base = self.project.manifest.image.clone();

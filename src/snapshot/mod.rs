@@ -1,5 +1,6 @@
 //! Snapshots: committing the running notebook into the folder's own image, without caches,
 //! runtime files or the mounted folder, and flattening long layer chains before overlayfs's limit.
+pub mod build;
 pub mod clock;
 pub mod history;
 pub mod interrupted;

@@ -20,9 +20,12 @@ const HELPER_POLL: Duration = Duration::from_millis(100);
 
 impl Context {
     /// Installs the recorded packages on the base image in a helper container and commits it as
-    /// a new snapshot; returns its record.
+    /// a new snapshot (or, with a `[build]` table, builds its files); returns its record.
     pub async fn rebuild(&self) -> Result<Record> {
         let _op = self.op_lock("jenv rebuild").await?;
+        if self.project.manifest.build.is_some() {
+            return self.build_from_files("rebuilt").await;
+        }
         let Some(record) = record::read_lock(&self.project.folder)? else {
             hinted!(
                 "take a snapshot first (`jenv snapshot`); it writes the record rebuild needs",

@@ -179,17 +179,20 @@ impl Context {
     pub async fn pull_if_published(&self) -> Result<bool> {
         let Ok(host) = self.registry_host() else { return Ok(false) };
         let expected = record::read_lock(&self.project.folder)?;
-        let base = &self.project.manifest.image;
+        let base = match &self.project.manifest.build {
+            Some(build) => format!("the files [build] names ({})", build.dockerfile),
+            None => format!("the base image {}", self.project.manifest.image),
+        };
         match self.pull().await {
             Ok(_) => Ok(true),
             Err(err) if err.downcast_ref::<NotPublished>().is_some() => {
-                let rebuild =
-                    if expected.is_some() { "; `jenv rebuild` recreates it from .jupyter-env.lock" } else { "" };
-                eprintln!("{err}\nstarting from the base image {base}{rebuild}");
+                let lock_only = expected.is_some() && self.project.manifest.build.is_none();
+                let rebuild = if lock_only { "; `jenv rebuild` recreates it from .jupyter-env.lock" } else { "" };
+                eprintln!("{err}\nstarting from {base}{rebuild}");
                 Ok(false)
             }
             Err(err) if expected.is_none() => {
-                eprintln!("note: no snapshot fetched from {host} ({err:#}); starting from the base image {base}");
+                eprintln!("note: no snapshot fetched from {host} ({err:#}); starting from {base}");
                 Ok(false)
             }
             Err(err) => Err(err),

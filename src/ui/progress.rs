@@ -83,3 +83,47 @@ impl Bytes {
         }
     }
 }
+
+/// The steps of an image build: a spinner naming the current step on a terminal, a line per step
+/// otherwise. What the steps print is not shown (a failure quotes its last lines).
+pub struct Steps {
+    bar: Option<ProgressBar>,
+    message: String,
+    plain: bool,
+}
+
+impl Steps {
+    pub fn new(message: &str) -> Steps {
+        let spinner = Spinner::new(message);
+        let plain = spinner.0.is_none() && !quiet();
+        Steps { bar: spinner.0, message: message.to_string(), plain }
+    }
+
+    pub fn step(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(format!("{}: {text}", self.message)),
+            None if self.plain => eprintln!("  {text}"),
+            None => {}
+        }
+    }
+
+    /// A warning about the build, printed also with --quiet.
+    pub fn warn(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("warning: {text}")),
+            None => eprintln!("warning: {text}"),
+        }
+    }
+
+    pub fn output(&self, _text: &str) {
+        if let Some(bar) = &self.bar {
+            bar.tick();
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! `[build]`: the files the folder's image can be built from when neither a snapshot nor the
+//! registry has it (`jenv export` writes them and this table), as compose and devcontainers name
+//! them: a Dockerfile and the folder sent to the engine as its build context.
+
+use std::path::{Component, Path};
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Hinted;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSpec {
+    /// The Dockerfile, relative to the project folder.
+    pub dockerfile: String,
+    /// The folder sent to the engine (only it, never the whole project), relative to the project
+    /// folder; the Dockerfile's `COPY` sources are relative to it.
+    #[serde(default = "default_context")]
+    pub context: String,
+}
+
+fn default_context() -> String {
+    ".".to_string()
+}
+
+impl BuildSpec {
+    /// The Dockerfile's path inside the context (`binder/Dockerfile` in `binder` is `Dockerfile`).
+    pub fn dockerfile_in_context(&self) -> String {
+        let context = Path::new(&self.context);
+        let dockerfile = Path::new(&self.dockerfile);
+        let inside = clean(dockerfile).strip_prefix(clean(context)).map(Path::to_path_buf);
+        inside.unwrap_or_else(|_| dockerfile.to_path_buf()).to_string_lossy().into_owned()
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for (key, value) in [("dockerfile", &self.dockerfile), ("context", &self.context)] {
+            let inside = Path::new(value).components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+            if value.trim().is_empty() || !inside {
+                return Err(Hinted::new(
+                    format!("[build] `{key} = \"{value}\"` is not a path inside the folder"),
+                    "give paths relative to the folder, e.g. `dockerfile = \"binder/Dockerfile\"` and `context = \"binder\"`",
+                )
+                .into());
+            }
+        }
+        if clean(Path::new(&self.dockerfile)).strip_prefix(clean(Path::new(&self.context))).is_err() {
+            return Err(Hinted::new(
+                format!(
+                    "[build] `dockerfile = \"{}\"` is outside `context = \"{}\"`, so the engine would not receive it",
+                    self.dockerfile, self.context
+                ),
+                "put the Dockerfile inside the context folder",
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// The path without `.` components (`./binder/.` is `binder`).
+fn clean(path: &Path) -> std::path::PathBuf {
+    path.components().filter(|c| !matches!(c, Component::CurDir)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(dockerfile: &str, context: &str) -> BuildSpec {
+        BuildSpec { dockerfile: dockerfile.into(), context: context.into() }
+    }
+
+    #[test]
+    fn paths_stay_inside_the_folder_and_the_dockerfile_inside_the_context() {
+        spec("binder/Dockerfile", "binder").validate().unwrap();
+        spec("Dockerfile", ".").validate().unwrap();
+        spec("./env/Dockerfile", "env/.").validate().unwrap();
+        for (dockerfile, context) in
+            [("../Dockerfile", "."), ("/etc/Dockerfile", "/etc"), ("Dockerfile", "binder"), ("", "."), ("d", " ")]
+        {
+            let err = spec(dockerfile, context).validate().unwrap_err();
+            assert!(err.downcast_ref::<Hinted>().is_some(), "{dockerfile} in {context}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_dockerfile_is_named_as_the_context_holds_it() {
+        assert_eq!(spec("binder/Dockerfile", "binder").dockerfile_in_context(), "Dockerfile");
+        assert_eq!(spec("./env/docker/Dockerfile.gpu", "env").dockerfile_in_context(), "docker/Dockerfile.gpu");
+        assert_eq!(spec("Dockerfile", ".").dockerfile_in_context(), "Dockerfile");
+    }
+}
