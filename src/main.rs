@@ -61,6 +61,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Prune(args) if args.orphans => cli::orphans::prune().await,
         Command::Prune(args) => cli::history::prune(args).await,
         Command::Rebuild => cli::snapshot::rebuild().await,
+        Command::Export(args) => cli::export::run(args).await,
         Command::Watch(args) => cli::watch::run(args).await,
         Command::Doctor(args) => cli::doctor::run(args).await,
         Command::Push(args) => cli::share::push(args).await,

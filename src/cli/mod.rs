@@ -4,6 +4,7 @@ pub mod completions;
 pub mod doctor;
 pub mod down;
 pub mod exec;
+pub mod export;
 pub mod history;
 pub mod init;
 pub mod logs;
@@ -64,8 +65,10 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Remove old snapshots that no container uses
     Prune(PruneArgs),
-    /// Recreate this folder's image from its base image and .jupyter-env.lock
+    /// Recreate this folder's image from its base image and .jupyter-env.lock (or its [build] files)
     Rebuild,
+    /// Write the latest snapshot as files that rebuild it: Dockerfile, requirements, binder/, devcontainer
+    Export(export::ExportArgs),
     /// Watch requirement files and in-notebook installs; offer to install and snapshot
     Watch(WatchArgs),
     /// Send this folder's current snapshot to the registry its repository names

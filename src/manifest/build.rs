@@ -25,6 +25,11 @@ fn default_context() -> String {
 }
 
 impl BuildSpec {
+    /// The table as `jenv export` appends it to a manifest.
+    pub fn to_table(&self) -> String {
+        format!("[build]\ndockerfile = {}\ncontext = {}\n", toml_string(&self.dockerfile), toml_string(&self.context))
+    }
+
     /// The Dockerfile's path inside the context (`binder/Dockerfile` in `binder` is `Dockerfile`).
     pub fn dockerfile_in_context(&self) -> String {
         let context = Path::new(&self.context);
@@ -63,6 +68,33 @@ fn clean(path: &Path) -> std::path::PathBuf {
     path.components().filter(|c| !matches!(c, Component::CurDir)).collect()
 }
 
+fn toml_string(value: &str) -> String {
+    toml::Value::String(value.to_string()).to_string()
+}
+
+/// `text` (a manifest) with its `[build]` table (if any) replaced by `table`, appended at the end:
+/// the rest of the text, comments and all, stays as the person wrote it.
+pub fn with_table(text: &str, table: &str) -> String {
+    let mut kept = String::new();
+    let mut in_build = false;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_build = is_build_header(trimmed);
+        }
+        if !in_build {
+            kept.push_str(line);
+        }
+    }
+    let kept = kept.trim_end();
+    if kept.is_empty() { table.to_string() } else { format!("{kept}\n\n{table}") }
+}
+
+fn is_build_header(line: &str) -> bool {
+    let header = line.split('#').next().unwrap_or_default().trim();
+    header.strip_prefix('[').and_then(|h| h.strip_suffix(']')).is_some_and(|name| name.trim() == "build")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +121,17 @@ mod tests {
         assert_eq!(spec("binder/Dockerfile", "binder").dockerfile_in_context(), "Dockerfile");
         assert_eq!(spec("./env/docker/Dockerfile.gpu", "env").dockerfile_in_context(), "docker/Dockerfile.gpu");
         assert_eq!(spec("Dockerfile", ".").dockerfile_in_context(), "Dockerfile");
+    }
+
+    #[test]
+    fn the_table_replaces_an_earlier_one_and_keeps_the_rest() {
+        let table = spec("binder/Dockerfile", "binder").to_table();
+        assert_eq!(table, "[build]\ndockerfile = \"binder/Dockerfile\"\ncontext = \"binder\"\n");
+        let manifest = "# mine\nname = \"x\"\n\n[build]  # old\ndockerfile = \"D\"\n\n[ports]\njupyter = 8888\n";
+        assert_eq!(with_table(manifest, &table), format!("# mine\nname = \"x\"\n\n[ports]\njupyter = 8888\n\n{table}"));
+        assert_eq!(with_table("", &table), table);
+        let parsed: toml::Table = toml::from_str(&with_table("name = \"x\"\n", &table)).unwrap();
+        assert_eq!(parsed["build"]["context"].as_str(), Some("binder"));
+        assert!(!is_build_header("[builds]") && !is_build_header("[[build]]") && is_build_header("[ build ]"));
     }
 }

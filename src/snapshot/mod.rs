@@ -2,6 +2,8 @@
 //! runtime files or the mounted folder, and flattening long layer chains before overlayfs's limit.
 pub mod build;
 pub mod clock;
+pub mod export;
+pub mod exported;
 pub mod history;
 pub mod interrupted;
 pub mod rebuild;
