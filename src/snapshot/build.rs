@@ -4,8 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::Result;
-use bollard::models::ImageConfig;
+use anyhow::{Context as _, Result};
 
 use crate::engine::build::{BuildEvent, BuildFailed, BuildRequest, context_tar};
 use crate::error::{Hinted, hinted};
@@ -37,14 +36,27 @@ impl Context {
         record.snapshot = format!("{}-{suffix}", clock::tag(record.created));
         record.message = format!("built from {}", spec.dockerfile);
         record.size_added = 0;
-        let labels = self
-            .snapshot_config(ImageConfig::default(), &record.snapshot, record.created, &record.message, Some(&record))
-            .labels
-            .unwrap_or_default();
-        let image = self.build_image(&spec, &format!("{}:{}", manifest.repository, record.snapshot), labels).await?;
+        let built =
+            self.build_image(&spec, &format!("{}:{}", manifest.repository, record.snapshot), HashMap::new()).await?;
+        let image = self.label_snapshot(&built, &record).await?;
         self.engine.tag(&image, &manifest.repository, "latest").await?;
         Records::new(&self.state, self.env_name()).save(&record)?;
         Ok(record)
+    }
+
+    /// Gives a built image the labels of a snapshot (this machine's state folder among them) by
+    /// committing a container of it that never runs: labels given to the build would stay in the
+    /// image's history, which a push sends.
+    async fn label_snapshot(&self, built: &str, record: &Record) -> Result<String> {
+        let config =
+            self.engine.inspect_image(built).await?.and_then(|i| i.config).context("the built image vanished")?;
+        let config = self.snapshot_config(config, &record.snapshot, record.created, &record.message, Some(record));
+        let helper = self.helper_spec(built, "label");
+        self.engine.create(&helper).await?;
+        let committed =
+            self.engine.commit(&helper.name, &self.project.manifest.repository, &record.snapshot, config, false).await;
+        self.engine.remove(&helper.name).await?;
+        committed
     }
 
     /// Builds `spec` as `tag` with `labels`, showing its steps, and returns the image ID.
