@@ -2,7 +2,6 @@
 //! No check stops the others: an engine that does not answer still leaves the socket, ports and
 //! state to be checked.
 
-use std::collections::BTreeSet;
 use std::fs::{self, File, TryLockError};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -10,13 +9,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::engine::Engine;
 use crate::engine::endpoint::Endpoint;
-use crate::engine::{Engine, EngineFacts, EnvContainer};
+use crate::engine::types::{Container, EngineFacts};
 use crate::error::Hinted;
 use crate::manifest::{self, Project};
 use crate::notebook::orphans;
 use crate::notebook::ports;
-use crate::state::{Loaded, StateDir};
+use crate::state::{Loaded, STATE_FILE, STATE_LOCK_FILE, StateDir, Sub};
+use crate::ui::Console;
 
 /// An engine that takes longer than this to answer is reported as not answering.
 const ENGINE_DEADLINE: Duration = Duration::from_secs(10);
@@ -51,15 +52,16 @@ impl Check {
     }
 }
 
-/// Runs every check, in the order a user would fix them.
-pub async fn run() -> Vec<Check> {
+/// Runs every check, in the order a user would fix them (warnings about config files go to
+/// `console`).
+pub async fn run(console: &Console) -> Vec<Check> {
     let mut checks = Vec::new();
     if let Ok(endpoint) = Endpoint::from_env()
         && let Some(path) = endpoint.unix_path()
     {
         checks.push(socket(path));
     }
-    let engine = match tokio::time::timeout(ENGINE_DEADLINE, Engine::connect()).await {
+    let engine = match tokio::time::timeout(ENGINE_DEADLINE, Engine::connect(console)).await {
         Ok(Ok(engine)) => {
             let endpoint = engine.endpoint();
             checks.push(Check::pass("engine", format!("answers at {} (from {})", endpoint.host, endpoint.source)));
@@ -91,7 +93,7 @@ pub async fn run() -> Vec<Check> {
         containers = engine.list(None).await.ok();
     }
     let state = StateDir::locate();
-    checks.push(port_range(&state, containers.as_deref()));
+    checks.push(port_range(&state, containers.as_deref(), console));
     match &state {
         Ok(state) => checks.extend([state_folder(state), locks(state)]),
         Err(err) => {
@@ -238,21 +240,19 @@ async fn image_of(engine: &Engine, project: &Project) -> Check {
 }
 
 /// Host ports left to lease: in the range, not leased, not published by a container, bindable.
-fn port_range(state: &anyhow::Result<StateDir>, containers: Option<&[EnvContainer]>) -> Check {
-    let range = match crate::manifest::user_config::UserConfig::load().and_then(|config| config.port_range()) {
+fn port_range(state: &anyhow::Result<StateDir>, containers: Option<&[Container]>, console: &Console) -> Check {
+    let range = match crate::manifest::user_config::UserConfig::load(console).and_then(|config| config.port_range()) {
         Ok(range) => range,
         Err(err) => {
             let (message, hint) = message_and_hint(&err);
             return Check::fail("ports", message, hint);
         }
     };
-    let mut taken: BTreeSet<u16> = BTreeSet::new();
-    if let Ok(state) = state
-        && let Loaded::Ok(current) = state.read()
-    {
-        taken.extend(current.leased_ports_except(""));
-    }
-    taken.extend(containers.unwrap_or_default().iter().flat_map(|c| c.ports.values().map(|(_, host)| *host)));
+    let current = match state.as_ref().map(StateDir::read) {
+        Ok(Loaded::Ok(current)) => Some(current),
+        _ => None,
+    };
+    let taken = ports::taken(current.as_ref(), containers.unwrap_or_default(), "");
     let total = usize::from(range.high - range.low) + 1;
     let free = (range.low..=range.high).filter(|p| !taken.contains(p) && ports::is_bindable(*p)).count();
     let source =
@@ -276,7 +276,7 @@ fn state_folder(state: &StateDir) -> Check {
     }
     let mut problems = Problems::default();
     problems.check_private(root, 0o700, true);
-    let file = state.path("state.json");
+    let file = state.path(STATE_FILE);
     let mut detail = format!("{} (0700)", root.display());
     if file.exists() {
         problems.check_private(&file, 0o600, false);
@@ -305,7 +305,7 @@ fn locks(state: &StateDir) -> Check {
     }
     let mut problems = Problems::default();
     let mut notes = Vec::new();
-    let state_lock = state.path("state.lock");
+    let state_lock = state.path(STATE_LOCK_FILE);
     if state_lock.exists() {
         problems.check_private(&state_lock, 0o600, false);
         if let Ok(file) = File::options().read(true).write(true).open(&state_lock)
@@ -314,11 +314,11 @@ fn locks(state: &StateDir) -> Check {
             notes.push("state.lock is held by a jenv command right now".to_string());
         }
     }
-    let dir = state.path("locks");
+    let dir = state.sub(Sub::Locks);
     let mut count = 0;
     if dir.exists() {
         problems.check_private(&dir, 0o700, true);
-        let ops = crate::state::env_lock::OpLocks::new(state);
+        let ops = crate::state::env_lock::EnvLocks::new(state);
         for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
             let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".lock")) else {
@@ -476,8 +476,8 @@ mod tests {
         assert!(locks(&state).ok);
 
         fs::set_permissions(&state.root, fs::Permissions::from_mode(0o755)).unwrap();
-        fs::write(state.path("state.json"), "{ not json").unwrap();
-        fs::set_permissions(state.path("state.json"), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(state.path(STATE_FILE), "{ not json").unwrap();
+        fs::set_permissions(state.path(STATE_FILE), fs::Permissions::from_mode(0o600)).unwrap();
         let check = state_folder(&state);
         assert!(!check.ok);
         assert!(check.detail.contains("mode 0755") && check.detail.contains("unreadable"), "{}", check.detail);

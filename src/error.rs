@@ -23,10 +23,11 @@ impl fmt::Display for Hinted {
 
 impl std::error::Error for Hinted {}
 
-/// Shorthand for returning a [`Hinted`] error.
+/// Returns a [`Hinted`] error: the message (format string and arguments), then `;` and the hint,
+/// in the order [`Hinted::new`] takes them: `hinted!("{name} is not running"; "start it first")`.
 macro_rules! hinted {
-    ($hint:expr, $($msg:tt)+) => {
-        return Err($crate::error::Hinted::new(format!($($msg)+), $hint).into())
+    ($fmt:literal $(, $arg:expr)* $(,)? ; $hint:expr $(,)?) => {
+        return Err($crate::error::Hinted::new(format!($fmt $(, $arg)*), $hint).into())
     };
 }
 pub(crate) use hinted;

@@ -4,8 +4,10 @@
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
-use common::{NotebookUrl, Sandbox, docker, http, make_wheel};
+use common::terminal::Terminal;
+use common::{NotebookUrl, Sandbox, docker, eventually, http, make_wheel};
 
 fn import_version(sandbox: &Sandbox, project: &Path, module: &str) -> String {
     let code = format!("import {module}; print({module}.VERSION)");
@@ -62,6 +64,41 @@ fn installed_packages_survive_through_a_snapshot_and_down_refuses_to_lose_them()
 
     let history = sandbox.jenv(&project, &["history"]).success().stdout();
     assert!(history.contains("probe installed") && history.contains(snapshot["tag"].as_str().unwrap()), "{history}");
+}
+
+/// On a terminal `down` asks instead of refusing: an answer it does not know asks again, a
+/// cancel keeps the notebook running, and "snapshot" (in any case) takes one, then stops.
+#[test]
+fn on_a_terminal_down_asks_what_to_do_with_installs_no_snapshot_holds() {
+    let sandbox = Sandbox::new();
+    let project = sandbox.project("ask");
+    sandbox.jenv(&project, &["up"]).success();
+    let wheel = make_wheel(&sandbox, &project, "jenv_probe", "1.0");
+    pip_install(&sandbox, &project, &wheel);
+    let question = "[s]napshot first, [d]iscard them, or [c]ancel?";
+
+    let cancelled = Terminal::run(&sandbox, &project, &["down"]);
+    cancelled.expect(question, Duration::from_secs(60));
+    assert!(cancelled.screen().contains("1 package change that no snapshot holds:"), "{}", cancelled.screen());
+    assert!(cancelled.screen().contains("+ jenv-probe 1.0 (pip)"), "{}", cancelled.screen());
+    cancelled.answer("maybe");
+    eventually("the question asked again", Duration::from_secs(10), || {
+        cancelled.screen().matches(question).count() == 2
+    });
+    cancelled.answer("c");
+    assert_ne!(cancelled.exit_code(Duration::from_secs(10)), 0);
+    assert!(cancelled.screen().contains("cancelled; the notebook keeps running"), "{}", cancelled.screen());
+    assert_eq!(status(&sandbox, &project)["state"], "running");
+
+    let snapshotted = Terminal::run(&sandbox, &project, &["down"]);
+    snapshotted.expect(question, Duration::from_secs(60));
+    snapshotted.answer("Snapshot");
+    assert_eq!(snapshotted.exit_code(Duration::from_secs(300)), 0, "{}", snapshotted.screen());
+    assert!(snapshotted.screen().contains("the next `jenv up` starts from it"), "{}", snapshotted.screen());
+    assert!(snapshotted.screen().contains("stopped jenv-"), "{}", snapshotted.screen());
+    assert_eq!(status(&sandbox, &project)["state"], "absent");
+    let history = sandbox.jenv(&project, &["history"]).success().stdout();
+    assert!(history.contains("taken by jenv down"), "{history}");
 }
 
 #[test]

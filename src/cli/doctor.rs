@@ -1,11 +1,14 @@
+//! `jenv doctor`: each check with its fix, or all of them as JSON.
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cli::JsonArgs;
+use crate::cli::json::JsonArgs;
 use crate::doctor::{self, Check};
+use crate::ui::Console;
 
 /// `--json`'s shape, documented in docs/cli.md.
 #[derive(Serialize)]
@@ -15,17 +18,17 @@ struct Report<'a> {
 }
 
 /// Prints each check (`--json`: `{"ok", "checks"}`); fails when any check failed.
-pub async fn run(args: JsonArgs) -> Result<ExitCode> {
-    let checks = doctor::run().await;
+pub async fn run(args: JsonArgs, console: Console) -> Result<ExitCode> {
+    let checks = doctor::run(&console).await;
     let ok = checks.iter().all(|c| c.ok);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&Report { ok, checks: &checks })?);
+        console.json(&Report { ok, checks: &checks })?;
     } else {
         let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
         for check in &checks {
-            println!("{}", line(check, colour));
+            console.result(line(check, colour));
         }
-        println!("{}", summary(&checks));
+        console.result(summary(&checks));
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

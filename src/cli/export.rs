@@ -1,7 +1,6 @@
 //! `jenv export`: the latest snapshot as files that rebuild it without jenv (a Dockerfile, its
 //! requirement files, binder/, a devcontainer), and `--check` that they do.
 
-use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -10,11 +9,11 @@ use serde::Serialize;
 
 use crate::error::Hinted;
 use crate::manifest::build::BuildSpec;
-use crate::notebook::Context;
-use crate::packages::Change;
+use crate::notebook::Notebook;
 use crate::snapshot::export::{self, DEFAULT_DIR, Difference};
 use crate::snapshot::exported;
-use crate::ui::prompt;
+use crate::snapshot::stop::{count, listing};
+use crate::ui::Console;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -46,22 +45,22 @@ struct CheckJson<'a> {
     differences: &'a [Difference],
 }
 
-pub async fn run(args: ExportArgs) -> Result<ExitCode> {
+pub async fn run(args: ExportArgs, console: Console) -> Result<ExitCode> {
     // It writes the manifest's [build] table, and --check builds what the folder names.
-    let ctx = Context::load_trusted("export").await?;
-    crate::cli::settle::settle(&ctx).await;
+    let nb = Notebook::open_trusted("export", console).await?;
+    crate::cli::settle::settle(&nb).await;
     if args.check {
-        return check(&ctx, args.json).await;
+        return check(&nb, args.json).await;
     }
-    if !all_snapshotted(&ctx).await? {
+    if !all_snapshotted(&nb).await? {
         return Ok(ExitCode::FAILURE);
     }
-    let input = ctx.export_input(DEFAULT_DIR).await?;
+    let input = exported::export_input(&nb, DEFAULT_DIR).await?;
     let export = export::generate(&input);
-    let written = exported::write(&ctx.project, &ctx.state, &export, args.force)?;
+    let written = exported::write(&nb.project, &nb.state, &export, args.force)?;
     let files: Vec<String> = written.paths.iter().map(|p| p.display().to_string()).collect();
     for warning in &export.warnings {
-        eprintln!("warning: {warning}");
+        console.warn(warning);
     }
     if args.json {
         let json = ExportJson {
@@ -71,38 +70,38 @@ pub async fn run(args: ExportArgs) -> Result<ExitCode> {
             build: &export.build,
             warnings: &export.warnings,
         };
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        console.json(&json)?;
     } else {
         for file in &files {
-            println!("{file}");
+            console.result(file);
         }
-        eprintln!(
+        console.note(format_args!(
             "exported snapshot {} (FROM {}); `jenv up` builds from these files where neither a snapshot nor the registry has the image, `jenv export --check` checks them",
             input.snapshot, export.from
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn check(ctx: &Context, json: bool) -> Result<ExitCode> {
-    let input = ctx.export_input(DEFAULT_DIR).await?;
-    let differences = ctx.check_export(&input).await?;
+async fn check(nb: &Notebook, json: bool) -> Result<ExitCode> {
+    let console = nb.console;
+    let input = exported::export_input(nb, DEFAULT_DIR).await?;
+    let differences = exported::check(nb, &input).await?;
     let matches = differences.is_empty();
     if json {
-        let json = CheckJson { snapshot: &input.snapshot, matches, differences: &differences };
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        console.json(&CheckJson { snapshot: &input.snapshot, matches, differences: &differences })?;
     } else if matches {
-        eprintln!("the build holds the packages snapshot {} holds", input.snapshot);
+        console.note(format_args!("the build holds the packages snapshot {} holds", input.snapshot));
     } else {
         for difference in &differences {
-            println!("{difference}");
+            console.result(difference);
         }
-        eprintln!(
+        console.note(format_args!(
             "the build differs from snapshot {} in {} package{}",
             input.snapshot,
             differences.len(),
             if differences.len() == 1 { "" } else { "s" }
-        );
+        ));
     }
     Ok(if matches { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
@@ -110,51 +109,31 @@ async fn check(ctx: &Context, json: bool) -> Result<ExitCode> {
 /// `jenv down`'s guard: packages the notebook holds that no snapshot has are never left out of
 /// an export in silence. On a terminal it offers to snapshot them first; without one it refuses.
 /// Whether to go on.
-async fn all_snapshotted(ctx: &Context) -> Result<bool> {
-    let Some(container) = ctx.container().await? else { return Ok(true) };
-    if !container.is_running() && !container.is_paused() {
-        return Err(Hinted::new(
-            "the notebook is stopped, so jenv cannot tell whether it holds packages no snapshot has",
-            "run `jenv up` and then `jenv snapshot`, or drop it with `jenv down --discard`; then run `jenv export` again",
-        )
-        .into());
-    }
-    let container = ctx.running_container().await?;
-    let changes = ctx.pending_changes(&container).await?;
+async fn all_snapshotted(nb: &Notebook) -> Result<bool> {
+    let console = nb.console;
+    let changes = exported::unsnapshotted(nb).await?;
     if changes.is_empty() {
         return Ok(true);
     }
-    let listing: String = changes.iter().map(|c: &Change| format!("\n  {c}")).collect();
-    let count = format!("{} package change{}", changes.len(), if changes.len() == 1 { "" } else { "s" });
-    if !prompt::interactive() {
+    if !console.interactive() {
         return Err(Hinted::new(
             format!(
-                "the notebook has {count} that no snapshot holds, which the exported files would leave out:{listing}"
+                "the notebook has {} that no snapshot holds, which the exported files would leave out:{}",
+                count(&changes),
+                listing(&changes)
             ),
             "keep them with `jenv snapshot`, then run `jenv export` again",
         )
         .into());
     }
-    eprintln!("the notebook has {count} that no snapshot holds:{listing}");
-    let mut stdin = std::io::stdin().lock();
-    loop {
-        eprint!("[s]napshot first, or [c]ancel? ");
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        if stdin.read_line(&mut answer)? == 0 {
-            return Ok(false);
-        }
-        match answer.trim().to_ascii_lowercase().as_str() {
-            "s" | "snapshot" => break,
-            "c" | "cancel" | "" => {
-                eprintln!("cancelled; nothing was written");
-                return Ok(false);
-            }
-            _ => continue,
-        }
+    console.note(format_args!("the notebook has {} that no snapshot holds:{}", count(&changes), listing(&changes)));
+    let choices: &[(&[&str], bool)] = &[(&["s", "snapshot"], true), (&["c", "cancel", ""], false)];
+    if console.choose("[s]napshot first, or [c]ancel? ", choices).await? != Some(true) {
+        console.note("cancelled; nothing was written");
+        return Ok(false);
     }
-    let snapshot = ctx.snapshot("taken by jenv export", false).await?;
+    let snapshot = crate::snapshot::take(nb, "taken by jenv export", false).await?;
     // stdout stays the export's (paths or JSON).
-    eprintln!("took snapshot {}:{}", ctx.project.manifest.repository, snapshot.tag);
+    console.note(format_args!("took snapshot {}:{}", nb.project.manifest.repository, snapshot.tag));
     Ok(true)
 }

@@ -1,19 +1,20 @@
 //! What a killed `jenv snapshot` left, finished before a command reads the folder's snapshots.
 
-use crate::notebook::Context;
-use crate::snapshot::interrupted::Settled;
+use crate::notebook::Notebook;
+use crate::snapshot::interrupted::{self, Settled};
 
 /// Finishes what a killed `jenv snapshot` of this folder left, saying what it did. Run first by
 /// every command that reads or changes the folder's snapshots or its changes; a failure here is
 /// a warning, never the command's own failure.
-pub async fn settle(ctx: &Context) {
-    match ctx.settle_interrupted().await {
+pub async fn settle(nb: &Notebook) {
+    let console = nb.console;
+    match interrupted::settle(nb).await {
         Ok(settled) => {
             for outcome in settled {
-                eprintln!("{}", describe(&outcome));
+                console.note(describe(&outcome));
             }
         }
-        Err(err) => eprintln!("warning: cannot finish an interrupted snapshot: {err:#}"),
+        Err(err) => console.warn(format_args!("cannot finish an interrupted snapshot: {err:#}")),
     }
 }
 

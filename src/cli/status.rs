@@ -1,132 +1,65 @@
+//! `jenv status`: this folder's notebook, or with `--all` every one on the engine.
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use serde::Serialize;
+use clap::Args;
 
-use crate::cli::StatusArgs;
-use crate::engine::{Engine, EnvContainer};
-use crate::manifest::{self, Project};
-use crate::notebook::{Context, Running, known_tokens, url_of};
+use crate::engine::Engine;
+use crate::engine::types::Container;
+use crate::notebook::Notebook;
+use crate::notebook::leases::known_tokens;
+use crate::notebook::status::NotebookStatus;
+use crate::notebook::url::url_of;
 use crate::state::StateDir;
+use crate::ui::Console;
 
-/// One environment as `status` (and `up --json`) reports it; the JSON shape is documented.
-#[derive(Debug, Serialize)]
-pub struct Entry {
-    pub name: String,
-    pub folder: String,
-    pub container: String,
-    /// The engine's state (`running`, `exited`, ...) or `absent` when there is no container.
-    pub state: String,
-    pub image: String,
-    pub ports: BTreeMap<String, PortEntry>,
-    pub url: Option<String>,
-    /// Package changes since the notebook started from its image (this folder's status only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub changes: Option<usize>,
-    /// The jenv command working on this environment right now, e.g. `jenv snapshot (pid 42)`
-    /// (this folder's status only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub busy: Option<String>,
-    /// Settings in which the container differs from .jupyter-env now, by name (this folder's
-    /// status only; values are never shown).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub drift: Vec<String>,
-    /// The engine it is on and why jenv chose it, e.g. `unix:///var/run/docker.sock (default socket)`.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub engine: String,
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Every jenv environment on the engine, not just this folder's
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON for scripts
+    #[arg(long)]
+    pub json: bool,
 }
 
-#[derive(Debug, Serialize)]
-pub struct PortEntry {
-    pub container: u16,
-    pub host: u16,
-}
-
-impl Entry {
-    fn from_container(container: &EnvContainer, url: Option<String>) -> Entry {
-        Entry {
-            name: container.name.clone(),
-            folder: container.folder.clone(),
-            container: manifest::container_name(&container.name),
-            state: container.state.clone(),
-            image: container.image.clone(),
-            ports: container
-                .ports
-                .iter()
-                .map(|(n, (c, h))| (n.clone(), PortEntry { container: *c, host: *h }))
-                .collect(),
-            url,
-            changes: None,
-            busy: None,
-            drift: Vec::new(),
-            engine: String::new(),
-        }
-    }
-
-    pub fn from_running(running: &Running) -> Entry {
-        Entry::from_container(&running.container, Some(running.url.clone()))
-    }
-
-    fn absent(project: &Project) -> Entry {
-        let manifest = &project.manifest;
-        Entry {
-            name: manifest.name.clone(),
-            folder: project.folder.display().to_string(),
-            container: project.container_name(),
-            state: "absent".into(),
-            image: manifest.image.clone(),
-            ports: manifest
-                .container_ports()
-                .into_iter()
-                .map(|(n, c)| (n, PortEntry { container: c, host: 0 }))
-                .collect(),
-            url: None,
-            changes: None,
-            busy: None,
-            drift: Vec::new(),
-            engine: String::new(),
-        }
-    }
-}
-
-pub async fn run(args: StatusArgs) -> Result<ExitCode> {
-    let entries = if args.all { all().await? } else { vec![this_folder().await?] };
+pub async fn run(args: StatusArgs, console: Console) -> Result<ExitCode> {
+    let entries = if args.all { all(console).await? } else { vec![this_folder(console).await?] };
     if args.json {
-        let json =
-            if args.all { serde_json::to_string_pretty(&entries)? } else { serde_json::to_string_pretty(&entries[0])? };
-        println!("{json}");
+        if args.all { console.json(&entries)? } else { console.json(&entries[0])? }
     } else if args.all {
-        print_table(&entries);
+        print_table(&entries, console);
     } else {
-        print_detail(&entries[0]);
+        print_detail(&entries[0], console);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn this_folder() -> Result<Entry> {
-    let ctx = Context::load().await?;
-    crate::cli::settle::settle(&ctx).await;
-    let tokens = known_tokens(&ctx.state);
-    let busy = ctx.busy();
-    let mut entry = match ctx.container().await? {
+async fn this_folder(console: Console) -> Result<NotebookStatus> {
+    let nb = Notebook::open(console).await?;
+    crate::cli::settle::settle(&nb).await;
+    let tokens = known_tokens(&nb.state);
+    let busy = nb.busy_with();
+    let mut entry = match nb.find().await? {
         Some(container) => {
             // Packages can only be listed in a running notebook, and not while a snapshot commits.
             let changes = if container.is_running() && busy.is_none() {
-                Some(ctx.pending_changes(&container).await?.len())
+                Some(nb.packages().pending_changes(&container).await?.len())
             } else {
                 None
             };
-            let drift = ctx.drift(&container).unwrap_or_else(|err| vec![format!("unknown ({err})")]);
-            let mut entry = entry(&tokens, &ctx.engine, container).await?;
+            let drift = nb.drift(&container).unwrap_or_else(|err| vec![format!("unknown ({err})")]);
+            let mut entry = entry(&tokens, &nb.engine, container).await?;
             entry.changes = changes;
             entry.drift = drift;
             entry
         }
-        None => Entry::absent(&ctx.project),
+        None => NotebookStatus::absent(&nb.project),
     };
     entry.busy = busy;
-    entry.engine = describe_engine(&ctx.engine);
+    entry.engine = describe_engine(&nb.engine);
     Ok(entry)
 }
 
@@ -138,8 +71,8 @@ fn describe_engine(engine: &Engine) -> String {
 }
 
 /// Every jenv container on the engine; needs no manifest, so it works from any folder.
-async fn all() -> Result<Vec<Entry>> {
-    let engine = Engine::connect().await?;
+async fn all(console: Console) -> Result<Vec<NotebookStatus>> {
+    let engine = Engine::connect(&console).await?;
     let tokens = known_tokens(&StateDir::locate()?);
     let mut entries = Vec::new();
     for container in engine.list(None).await? {
@@ -151,45 +84,45 @@ async fn all() -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
-async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: EnvContainer) -> Result<Entry> {
+async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: Container) -> Result<NotebookStatus> {
     // A paused notebook serves again, at the same URL, the moment it is resumed.
     let alive = container.is_running() || container.is_paused();
     let url = if alive { Some(url_of(tokens, engine, &container).await?) } else { None };
-    Ok(Entry::from_container(&container, url))
+    Ok(NotebookStatus::from_container(&container, url))
 }
 
-fn print_detail(entry: &Entry) {
-    println!("{}  {}", entry.name, state_words(entry));
-    println!("  folder:    {}", entry.folder);
-    println!("  container: {}", entry.container);
-    println!("  image:     {}", entry.image);
-    println!("  engine:    {}", entry.engine);
+fn print_detail(entry: &NotebookStatus, console: Console) {
+    console.result(format_args!("{}  {}", entry.name, state_words(entry)));
+    console.result(format_args!("  folder:    {}", entry.folder));
+    console.result(format_args!("  container: {}", entry.container));
+    console.result(format_args!("  image:     {}", entry.image));
+    console.result(format_args!("  engine:    {}", entry.engine));
     for (name, port) in &entry.ports {
         match port.host {
-            0 => println!("  port:      {name} {} (not published)", port.container),
-            host => println!("  port:      {name} {} -> 127.0.0.1:{host}", port.container),
+            0 => console.result(format_args!("  port:      {name} {} (not published)", port.container)),
+            host => console.result(format_args!("  port:      {name} {} -> 127.0.0.1:{host}", port.container)),
         }
     }
     if !entry.drift.is_empty() {
-        println!(
+        console.result(format_args!(
             "  differs:   the container no longer matches .jupyter-env: {} (`jenv up` recreates it)",
             entry.drift.join(", ")
-        );
+        ));
     }
     if let Some(changes) = entry.changes {
-        println!(
+        console.result(format_args!(
             "  changes:   {changes} package change{} not in a snapshot (`jenv diff`)",
             if changes == 1 { "" } else { "s" }
-        );
+        ));
     }
     match &entry.url {
-        Some(url) => println!("  url:       {url}"),
-        None => println!("  (start it with `jenv up`)"),
+        Some(url) => console.result(format_args!("  url:       {url}")),
+        None => console.result("  (start it with `jenv up`)"),
     }
 }
 
 /// The state as a person needs it: what is happening, not only the engine's word for it.
-fn state_words(entry: &Entry) -> String {
+fn state_words(entry: &NotebookStatus) -> String {
     match (&entry.busy, entry.state.as_str()) {
         (Some(busy), "paused") if busy.starts_with("jenv snapshot") => {
             format!("paused: snapshot in progress ({busy}); it resumes when the commit ends")
@@ -203,19 +136,25 @@ fn state_words(entry: &Entry) -> String {
     }
 }
 
-fn print_table(entries: &[Entry]) {
+fn print_table(entries: &[NotebookStatus], console: Console) {
     let Some(first) = entries.first() else {
-        println!("no jenv environments on this engine");
+        console.result("no jenv environments on this engine");
         return;
     };
-    println!("engine: {}", first.engine);
-    let url = |e: &Entry| e.url.clone().unwrap_or_else(|| "-".to_string());
+    console.result(format_args!("engine: {}", first.engine));
+    let url = |e: &NotebookStatus| e.url.clone().unwrap_or_else(|| "-".to_string());
     // Columns as wide as their widest cell, so the header lines up with every row.
     let name_width = entries.iter().map(|e| e.name.len()).max().unwrap_or(0).max("NAME".len());
     let state_width = entries.iter().map(|e| e.state.len()).max().unwrap_or(0).max("STATE".len());
     let url_width = entries.iter().map(|e| url(e).len()).max().unwrap_or(0).max("URL".len());
-    println!("{:name_width$}  {:state_width$}  {:url_width$}  FOLDER", "NAME", "STATE", "URL");
+    console.result(format_args!("{:name_width$}  {:state_width$}  {:url_width$}  FOLDER", "NAME", "STATE", "URL"));
     for e in entries {
-        println!("{:name_width$}  {:state_width$}  {:url_width$}  {}", e.name, e.state, url(e), e.folder);
+        console.result(format_args!(
+            "{:name_width$}  {:state_width$}  {:url_width$}  {}",
+            e.name,
+            e.state,
+            url(e),
+            e.folder
+        ));
     }
 }

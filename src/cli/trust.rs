@@ -3,13 +3,21 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use clap::Args;
 
-use crate::cli::TrustArgs;
 use crate::manifest::trust::{self, ManifestFile, TrustStore, Verdict};
 use crate::manifest::{self, Project};
 use crate::state::StateDir;
+use crate::ui::Console;
 
-pub fn trust(args: TrustArgs) -> Result<ExitCode> {
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Show the manifest (or what changed since you trusted it) and whether it is trusted; change nothing
+    #[arg(long)]
+    pub show: bool,
+}
+
+pub fn trust(args: TrustArgs, console: Console) -> Result<ExitCode> {
     let (project, file, store) = load()?;
     let verdict = store.verdict(&file)?;
     if args.show {
@@ -18,29 +26,29 @@ pub fn trust(args: TrustArgs) -> Result<ExitCode> {
             Verdict::New => "not trusted",
             Verdict::Changed { .. } => "not trusted (changed since you trusted it)",
         };
-        println!("{}: {standing}", file.path.display());
-        print!("{}", trust::describe(&verdict, &file, &project.manifest, &project.folder));
+        console.result(format_args!("{}: {standing}", file.path.display()));
+        console.result_lines(&trust::review_text(&verdict, &file, &project.manifest, &project.folder));
         return Ok(ExitCode::SUCCESS);
     }
     if verdict == Verdict::Trusted {
-        println!("{} is already trusted", file.path.display());
+        console.result(format_args!("{} is already trusted", file.path.display()));
         return Ok(ExitCode::SUCCESS);
     }
     let reach = trust::beyond_the_folder(&project.manifest, &project.folder);
     for item in &reach {
-        eprintln!("note: it {item}");
+        console.note(format_args!("note: it {item}"));
     }
     store.trust(&file)?;
-    println!("trusted {} (image {})", file.path.display(), project.manifest.image);
+    console.result(format_args!("trusted {} (image {})", file.path.display(), project.manifest.image));
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn untrust() -> Result<ExitCode> {
+pub fn untrust(console: Console) -> Result<ExitCode> {
     let (_, file, store) = load()?;
     if store.untrust(&file.path)? {
-        println!("{} is no longer trusted", file.path.display());
+        console.result(format_args!("{} is no longer trusted", file.path.display()));
     } else {
-        println!("{} was not trusted", file.path.display());
+        console.result(format_args!("{} was not trusted", file.path.display()));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,27 +1,15 @@
+//! `jenv url`: the notebook's URL, with its token, on one line.
+
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::notebook::Context;
-use crate::ui::opener;
+use crate::notebook::Notebook;
+use crate::ui::Console;
 
-pub async fn url() -> Result<ExitCode> {
-    let ctx = Context::load().await?;
-    let running = ctx.running(ctx.running_container().await?).await?;
-    println!("{}", running.url);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Opens the URL with `$BROWSER` or the platform's opener; prints it when none works.
-pub async fn open() -> Result<ExitCode> {
-    let ctx = Context::load().await?;
-    let running = ctx.running(ctx.running_container().await?).await?;
-    match opener::open(&running.url) {
-        Ok(opened_with) => eprintln!("opened the notebook with `{opened_with}`"),
-        Err(failures) => {
-            eprintln!("no browser opened it: {}. Open this URL yourself:", failures.join("; "));
-            println!("{}", running.url);
-        }
-    }
+pub async fn run(console: Console) -> Result<ExitCode> {
+    let nb = Notebook::open(console).await?;
+    let url = nb.url_of(&nb.find_running().await?).await?;
+    console.result(url);
     Ok(ExitCode::SUCCESS)
 }

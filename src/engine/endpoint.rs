@@ -6,11 +6,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context, Result};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Hinted, hinted};
+use crate::state::files::{read_optional, read_text};
 
 pub const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
 /// A TLS engine's client files, as `docker --tlsverify` reads them.
@@ -90,7 +91,17 @@ impl Endpoint {
         Endpoint::resolve(&Inputs::from_env())
     }
 
+    /// [`Endpoint::from_env`], adding to `warnings` what the person should hear about (a docker
+    /// config they may not read); [`crate::engine::Engine::connect`] shows them, once per run.
+    pub fn from_env_noting(warnings: &mut Vec<String>) -> Result<Endpoint> {
+        Endpoint::resolve_noting(&Inputs::from_env(), warnings)
+    }
+
     pub fn resolve(inputs: &Inputs) -> Result<Endpoint> {
+        Endpoint::resolve_noting(inputs, &mut Vec::new())
+    }
+
+    fn resolve_noting(inputs: &Inputs, warnings: &mut Vec<String>) -> Result<Endpoint> {
         let endpoint = match (&inputs.docker_host, &inputs.docker_context) {
             (Some(host), _) => {
                 let mut endpoint = Endpoint { host: host.clone(), source: Source::DockerHost, tls: None };
@@ -101,7 +112,7 @@ impl Endpoint {
                 endpoint
             }
             (None, Some(name)) => context_endpoint(&inputs.config_dir, name, ChosenBy::DockerContext)?,
-            (None, None) => match current_context(&inputs.config_dir)? {
+            (None, None) => match current_context(&inputs.config_dir, warnings)? {
                 Some(name) => context_endpoint(&inputs.config_dir, &name, ChosenBy::Config)?,
                 None => Endpoint::default_socket(),
             },
@@ -158,11 +169,11 @@ impl Endpoint {
             let missing: Vec<&str> = TLS_FILES.iter().copied().filter(|file| !dir.join(file).is_file()).collect();
             if !missing.is_empty() {
                 hinted!(
-                    "put the engine's client files there, or set DOCKER_CERT_PATH to the folder that has them",
                     "{} uses TLS, but {} has no {}",
                     self.host,
                     dir.display(),
-                    missing.join(", ")
+                    missing.join(", ");
+                    "put the engine's client files there, or set DOCKER_CERT_PATH to the folder that has them"
                 );
             }
             return Ok(());
@@ -175,10 +186,10 @@ impl Endpoint {
         }
         let scheme = self.host.split_once("://").map_or(self.host.as_str(), |(scheme, _)| scheme);
         hinted!(
-            "use a unix://, tcp:// or ssh:// engine address",
             "jenv cannot connect to {} (from {}): `{scheme}` engines are not supported",
             self.host,
-            self.source
+            self.source;
+            "use a unix://, tcp:// or ssh:// engine address"
         )
     }
 }
@@ -196,8 +207,8 @@ impl SshTarget {
     pub fn parse(address: &str) -> Result<SshTarget> {
         let refuse = |why: &str| -> Result<SshTarget> {
             hinted!(
-                "use ssh://[user@]host[:port], as the docker CLI takes it",
-                "the ssh engine address {address} {why}"
+                "the ssh engine address {address} {why}";
+                "use ssh://[user@]host[:port], as the docker CLI takes it"
             )
         };
         let Some(rest) = address.strip_prefix("ssh://") else { return refuse("does not start with ssh://") };
@@ -252,20 +263,20 @@ impl SshTarget {
 }
 
 /// The config's `currentContext`, `None` for none or "default". A missing config is no context.
-fn current_context(config_dir: &Path) -> Result<Option<String>> {
+fn current_context(config_dir: &Path, warnings: &mut Vec<String>) -> Result<Option<String>> {
     #[derive(Deserialize)]
     struct Config {
         #[serde(rename = "currentContext", default)]
         current_context: String,
     }
     let path = config_dir.join("config.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let text = match read_optional(&path) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Ok(None),
         // As the docker CLI does: a config this user may not read (another user's HOME, as under
         // sudo or setpriv) is warned about and the default engine used.
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            eprintln!("warning: cannot read {} ({e}); using the default engine", path.display());
+            warnings.push(format!("cannot read {} ({e}); using the default engine", path.display()));
             return Ok(None);
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -302,9 +313,9 @@ fn context_endpoint(config_dir: &Path, name: &str, by: ChosenBy) -> Result<Endpo
     }
     let hash = context_hash(name);
     let path = config_dir.join("contexts/meta").join(&hash).join("meta.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let text = match read_text(&path)? {
+        Some(text) => text,
+        None => {
             let (chosen, fix) = match by {
                 ChosenBy::DockerContext => {
                     ("DOCKER_CONTEXT names".to_string(), "unset DOCKER_CONTEXT or set it to a context".to_string())
@@ -315,17 +326,16 @@ fn context_endpoint(config_dir: &Path, name: &str, by: ChosenBy) -> Result<Endpo
                 ),
             };
             hinted!(
-                format!("{fix} that `docker context ls` lists"),
                 "{chosen} the Docker context `{name}`, which does not exist (no {})",
-                path.display()
+                path.display();
+                format!("{fix} that `docker context ls` lists")
             );
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let meta: Meta = serde_json::from_str(&text)
         .with_context(|| format!("cannot read the context `{name}` ({})", path.display()))?;
     let Some(docker) = meta.endpoints.docker.filter(|d| !d.host.is_empty()) else {
-        hinted!("see it with `docker context inspect {name}`", "the Docker context `{name}` has no Docker endpoint");
+        hinted!("the Docker context `{name}` has no Docker endpoint"; "see it with `docker context inspect {name}`");
     };
     let mut endpoint =
         Endpoint { host: docker.host, source: Source::Context { name: name.to_string(), by }, tls: None };
@@ -334,9 +344,9 @@ fn context_endpoint(config_dir: &Path, name: &str, by: ChosenBy) -> Result<Endpo
         endpoint.tls = Some(tls);
     } else if endpoint.is_tcp() && docker.skip_tls_verify {
         hinted!(
-            "give the context its client files (`docker context update --docker ca=...,cert=...,key=...`), or set DOCKER_HOST",
             "the Docker context `{name}` uses TLS without verifying the engine ({}), which jenv does not do",
-            endpoint.host
+            endpoint.host;
+            "give the context its client files (`docker context update --docker ca=...,cert=...,key=...`), or set DOCKER_HOST"
         );
     }
     Ok(endpoint)

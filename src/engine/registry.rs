@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
-use bollard::auth::DockerCredentials;
 use serde::Deserialize;
 
 use crate::error::Hinted;
+use crate::state::files::read_text;
 
 /// Docker Hub's key in `auths`, as `docker login` writes it.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
@@ -23,6 +23,23 @@ const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
 pub fn host_of(reference: &str) -> Option<&str> {
     let (first, _) = reference.split_once('/')?;
     (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
+}
+
+/// A login for one registry, as the docker CLI saved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The registry's address as the docker config names it.
+    pub server: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// A token the registry gave in place of a password.
+    pub identity_token: Option<String>,
+}
+
+impl Credentials {
+    fn for_server(server: &str) -> Credentials {
+        Credentials { server: server.to_string(), username: None, password: None, identity_token: None }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -45,7 +62,7 @@ struct AuthEntry {
 }
 
 /// The user's credentials for the registry `image` lives on, from their docker config.
-pub fn credentials_for(image: &str) -> Result<Option<DockerCredentials>> {
+pub fn credentials_for(image: &str) -> Result<Option<Credentials>> {
     credentials(&crate::engine::endpoint::Inputs::from_env().config_dir, host_of(image))
 }
 
@@ -60,27 +77,24 @@ pub fn login_hint(image: &str) -> String {
 }
 
 /// The user's credentials for `host` (`None` for Docker Hub's default registry), if any.
-pub fn credentials(config_dir: &Path, host: Option<&str>) -> Result<Option<DockerCredentials>> {
+pub fn credentials(config_dir: &Path, host: Option<&str>) -> Result<Option<Credentials>> {
     let path = config_dir.join("config.json");
-    let config: Config = match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| {
-            Hinted::new(
-                format!("cannot read the docker config {}: {e}", path.display()),
-                "fix the file (it is JSON), or point DOCKER_CONFIG at another folder",
-            )
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
+    let Some(text) = read_text(&path)? else { return Ok(None) };
+    let config: Config = serde_json::from_str(&text).map_err(|e| {
+        Hinted::new(
+            format!("cannot read the docker config {}: {e}", path.display()),
+            "fix the file (it is JSON), or point DOCKER_CONFIG at another folder",
+        )
+    })?;
     let server = host.unwrap_or(DOCKER_HUB_KEY);
     if let Some(helper) = config.cred_helpers.get(server).or(config.creds_store.as_ref()) {
         return from_helper(helper, server);
     }
     let entry = config.auths.iter().find(|(key, _)| same_server(key, server)).map(|(_, entry)| entry);
     let Some(entry) = entry else { return Ok(None) };
-    let mut credentials = DockerCredentials { serveraddress: Some(server.to_string()), ..Default::default() };
+    let mut credentials = Credentials::for_server(server);
     if let Some(token) = &entry.identitytoken {
-        credentials.identitytoken = Some(token.clone());
+        credentials.identity_token = Some(token.clone());
     }
     if let Some(auth) = &entry.auth {
         let decoded = decode_base64(auth)
@@ -105,7 +119,7 @@ fn same_server(key: &str, server: &str) -> bool {
 }
 
 /// Asks `docker-credential-NAME get`, as the docker CLI does: the server on stdin, JSON out.
-fn from_helper(helper: &str, server: &str) -> Result<Option<DockerCredentials>> {
+fn from_helper(helper: &str, server: &str) -> Result<Option<Credentials>> {
     #[derive(Deserialize)]
     struct Reply {
         #[serde(rename = "Username")]
@@ -138,10 +152,10 @@ fn from_helper(helper: &str, server: &str) -> Result<Option<DockerCredentials>> 
     }
     let reply: Reply =
         serde_json::from_slice(&out.stdout).with_context(|| format!("{program} get gave no credentials JSON"))?;
-    let mut credentials = DockerCredentials { serveraddress: Some(server.to_string()), ..Default::default() };
+    let mut credentials = Credentials::for_server(server);
     // Helpers return an identity token under the user name `<token>`.
     if reply.username == "<token>" {
-        credentials.identitytoken = Some(reply.secret);
+        credentials.identity_token = Some(reply.secret);
     } else {
         credentials.username = Some(reply.username);
         credentials.password = Some(reply.secret);

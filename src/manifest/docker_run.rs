@@ -46,7 +46,7 @@ pub fn convert(line: &str, folder: &Path) -> Result<Converted> {
                 Some(value) => value,
                 None => match rest.next() {
                     Some(value) => value.to_string(),
-                    None => hinted!("give the flag its value", "`{flag}` has no value"),
+                    None => hinted!("`{flag}` has no value"; "give the flag its value"),
                 },
             };
             converter.flag(flag, &value)?;
@@ -267,8 +267,8 @@ impl Converter<'_> {
         }
         if self.options.image.is_none() {
             hinted!(
-                "end the line with the image, e.g. `docker run ... jupyter/all-spark-notebook`",
-                "the line names no image"
+                "the line names no image";
+                "end the line with the image, e.g. `docker run ... jupyter/all-spark-notebook`"
             );
         }
         Ok(Converted { options: self.options, notes: self.notes })
@@ -294,9 +294,9 @@ fn strip_docker_run(words: &[String]) -> Result<&[String]> {
         ["docker" | "podman", "run", ..] => 2,
         ["docker" | "podman", "container", "run", ..] => 3,
         _ => hinted!(
-            "pass the whole line in quotes: jenv init --from-docker-run 'docker run -p 8888:8888 IMAGE'",
             "`{}` is not a `docker run` line",
-            names.join(" ")
+            names.join(" ");
+            "pass the whole line in quotes: jenv init --from-docker-run 'docker run -p 8888:8888 IMAGE'"
         ),
     };
     Ok(&words[skip..])
@@ -325,7 +325,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => word.push(c),
-                        None => hinted!("close the quote", "the line has an unclosed ' quote"),
+                        None => hinted!("the line has an unclosed ' quote"; "close the quote"),
                     }
                 }
             }
@@ -338,7 +338,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>> {
                             word.push(chars.next().expect("peeked"))
                         }
                         Some(c) => word.push(c),
-                        None => hinted!("close the quote", "the line has an unclosed \" quote"),
+                        None => hinted!("the line has an unclosed \" quote"; "close the quote"),
                     }
                 }
             }

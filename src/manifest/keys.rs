@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
+use crate::engine::types::GpuRequest;
 use crate::error::{Hinted, hinted};
 
 /// Most container ports one range may publish.
@@ -36,7 +37,7 @@ impl PortSpec {
     pub fn container_ports(&self, name: &str) -> Result<Vec<u16>> {
         match self {
             PortSpec::One(0) => {
-                hinted!("give a container port between 1 and 65535", "port `{name}` is 0")
+                hinted!("port `{name}` is 0"; "give a container port between 1 and 65535")
             }
             PortSpec::One(port) => Ok(vec![*port]),
             PortSpec::Range(text) => {
@@ -48,10 +49,10 @@ impl PortSpec {
                         Ok((low..=high).collect())
                     }
                     _ => hinted!(
+                        "port `{name} = \"{text}\"` is not a port range";
                         format!(
                             "write a port (`{name} = 4040`) or a range of at most {MAX_RANGE_PORTS} ports (`{name} = \"4040-4042\"`)"
-                        ),
-                        "port `{name} = \"{text}\"` is not a port range"
+                        )
                     ),
                 }
             }
@@ -113,10 +114,10 @@ impl MountSpec {
         match path.canonicalize() {
             Ok(path) => Ok(path),
             Err(err) => hinted!(
-                "create it, or fix `source` under [[mounts]] in .jupyter-env",
                 "the mount source `{}` ({}) cannot be used: {err}",
                 self.source,
-                path.display()
+                path.display();
+                "create it, or fix `source` under [[mounts]] in .jupyter-env"
             ),
         }
     }
@@ -176,21 +177,21 @@ pub fn validate_mounts(mounts: &[MountSpec], main_mount: &str) -> Result<()> {
         let target = checked_target(&mount.target, &key, "target = \"/data\"")?;
         if mount.source.trim().is_empty() {
             hinted!(
-                "name a host folder, e.g. `source = \"~/datasets\"`",
                 "a mount for `{}` has no source",
-                mount.target
+                mount.target;
+                "name a host folder, e.g. `source = \"~/datasets\"`"
             );
         }
         if let Some((_, other)) = targets.iter().find(|(t, _)| *t == target) {
             hinted!(
-                "give each mount its own place, e.g. `target = \"/data\"`",
-                "two mounts on `{target}`: {other} and {key}"
+                "two mounts on `{target}`: {other} and {key}";
+                "give each mount its own place, e.g. `target = \"/data\"`"
             );
         }
         if let Some((other, _)) = targets.iter().find(|(t, _)| nested(t, &target)) {
             hinted!(
-                "give each mount its own place, outside the others, e.g. `target = \"/data\"`",
-                "{key} overlaps `{other}`, which is already mounted"
+                "{key} overlaps `{other}`, which is already mounted";
+                "give each mount its own place, outside the others, e.g. `target = \"/data\"`"
             );
         }
         targets.push((target, key));
@@ -201,10 +202,10 @@ pub fn validate_mounts(mounts: &[MountSpec], main_mount: &str) -> Result<()> {
 /// The normalized target, or why no mount can go there; `key` is how the error names it.
 fn checked_target(value: &str, key: &str, example: &str) -> Result<String> {
     let Some(target) = normalize_target(value) else {
-        hinted!(format!("use an absolute container path, e.g. `{example}`"), "{key} is not an absolute container path");
+        hinted!("{key} is not an absolute container path"; format!("use an absolute container path, e.g. `{example}`"));
     };
     if let Some(why) = forbidden_place(&target) {
-        hinted!(format!("mount it under a home or data folder, e.g. `{example}`"), "{key} {why}");
+        hinted!("{key} {why}"; format!("mount it under a home or data folder, e.g. `{example}`"));
     }
     Ok(target)
 }
@@ -247,7 +248,7 @@ impl Resources {
         if let Some(cpus) = self.cpus
             && !(cpus.is_finite() && cpus > 0.0)
         {
-            hinted!("give a positive number of CPUs, e.g. `cpus = 2.5`", "`cpus = {cpus}` is not a CPU count");
+            hinted!("`cpus = {cpus}` is not a CPU count"; "give a positive number of CPUs, e.g. `cpus = 2.5`");
         }
         if let Some(gpus) = &self.gpus {
             gpus.validate()?;
@@ -274,23 +275,23 @@ impl Gpus {
     fn validate(&self) -> Result<()> {
         match self {
             Gpus::All(word) if word != "all" => hinted!(
-                "write `gpus = \"all\"`, a count (`gpus = 2`) or device IDs (`gpus = [\"0\", \"1\"]`)",
-                "`gpus = \"{word}\"` is not a GPU request"
+                "`gpus = \"{word}\"` is not a GPU request";
+                "write `gpus = \"all\"`, a count (`gpus = 2`) or device IDs (`gpus = [\"0\", \"1\"]`)"
             ),
-            Gpus::Count(0) => hinted!("leave `gpus` out for no GPU", "`gpus = 0` requests no GPU"),
+            Gpus::Count(0) => hinted!("`gpus = 0` requests no GPU"; "leave `gpus` out for no GPU"),
             Gpus::Devices(ids) if ids.is_empty() || ids.iter().any(|id| id.trim().is_empty()) => {
-                hinted!("list device IDs, e.g. `gpus = [\"0\", \"1\"]`", "`gpus` lists an empty device ID")
+                hinted!("`gpus` lists an empty device ID"; "list device IDs, e.g. `gpus = [\"0\", \"1\"]`")
             }
             _ => Ok(()),
         }
     }
 
-    /// `(count, device IDs)` for the engine's device request: -1 means every GPU.
-    pub fn request(&self) -> (Option<i64>, Option<Vec<String>>) {
+    /// The GPUs to ask the engine for.
+    pub fn request(&self) -> GpuRequest {
         match self {
-            Gpus::All(_) => (Some(-1), None),
-            Gpus::Count(n) => (Some(i64::from(*n)), None),
-            Gpus::Devices(ids) => (None, Some(ids.clone())),
+            Gpus::All(_) => GpuRequest::All,
+            Gpus::Count(n) => GpuRequest::Count(*n),
+            Gpus::Devices(ids) => GpuRequest::Devices(ids.clone()),
         }
     }
 }
@@ -298,17 +299,17 @@ impl Gpus {
 /// Which Jupyter UI the printed URL opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Ui {
+pub enum JupyterUi {
     Lab,
     Notebook,
 }
 
-impl Ui {
+impl JupyterUi {
     /// The URL path that opens this UI.
     pub fn path(self) -> &'static str {
         match self {
-            Ui::Lab => "lab",
-            Ui::Notebook => "tree",
+            JupyterUi::Lab => "lab",
+            JupyterUi::Notebook => "tree",
         }
     }
 }
@@ -342,12 +343,12 @@ pub fn validate_env_name(name: &str, origin: &str) -> Result<()> {
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        hinted!("use letters, digits and `_`, not starting with a digit", "{origin}: `{name}` is not a variable name");
+        hinted!("{origin}: `{name}` is not a variable name"; "use letters, digits and `_`, not starting with a digit");
     }
     if RESERVED_ENV.contains(&name) {
         hinted!(
-            "remove it: jenv sets the token, your user mapping and Jupyter's folders itself",
-            "{origin}: `{name}` is set by jenv and cannot be overridden"
+            "{origin}: `{name}` is set by jenv and cannot be overridden";
+            "remove it: jenv sets the token, your user mapping and Jupyter's folders itself"
         );
     }
     Ok(())
@@ -459,9 +460,9 @@ mod tests {
         assert!(err(cpus.validate()).contains("`cpus = 0` is not a CPU count"));
         let gpus = Resources { gpus: Some(Gpus::All("some".into())), ..Default::default() };
         assert!(err(gpus.validate()).contains("`gpus = \"some\"` is not a GPU request"));
-        assert_eq!(Gpus::All("all".into()).request(), (Some(-1), None));
-        assert_eq!(Gpus::Count(2).request(), (Some(2), None));
-        assert_eq!(Gpus::Devices(vec!["0".into()]).request(), (None, Some(vec!["0".to_string()])));
+        assert_eq!(Gpus::All("all".into()).request(), GpuRequest::All);
+        assert_eq!(Gpus::Count(2).request(), GpuRequest::Count(2));
+        assert_eq!(Gpus::Devices(vec!["0".into()]).request(), GpuRequest::Devices(vec!["0".to_string()]));
     }
 
     #[test]
@@ -475,7 +476,7 @@ mod tests {
 
     #[test]
     fn ui_paths() {
-        assert_eq!(Ui::Lab.path(), "lab");
-        assert_eq!(Ui::Notebook.path(), "tree");
+        assert_eq!(JupyterUi::Lab.path(), "lab");
+        assert_eq!(JupyterUi::Notebook.path(), "tree");
     }
 }

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Hinted;
 use crate::manifest::build::BuildSpec;
-use crate::manifest::keys::{MountSpec, PortSpec, Resources, Ui};
+use crate::manifest::keys::{JupyterUi, MountSpec, PortSpec, Resources};
+use crate::manifest::user_config::UserConfig;
 
 pub const FILE_NAME: &str = ".jupyter-env";
 pub const DEFAULT_IMAGE: &str = "quay.io/jupyter/base-notebook:latest";
@@ -39,7 +40,7 @@ pub struct Manifest {
     pub mount: String,
     /// Which UI the printed URL opens; by default Lab on docker-stacks images, else the classic tree.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ui: Option<Ui>,
+    pub ui: Option<JupyterUi>,
     /// A dotenv file, relative to the folder, whose variables the notebook gets (may be git-ignored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env_file: Option<String>,
@@ -72,7 +73,7 @@ struct Written {
     image: Option<String>,
     repository: Option<String>,
     mount: Option<String>,
-    ui: Option<Ui>,
+    ui: Option<JupyterUi>,
     env_file: Option<String>,
     ports: Option<BTreeMap<String, PortSpec>>,
     #[serde(default)]
@@ -176,7 +177,7 @@ pub struct InitOptions {
     pub env_file: Option<String>,
     pub mounts: Vec<MountSpec>,
     pub resources: Resources,
-    pub ui: Option<Ui>,
+    pub ui: Option<JupyterUi>,
 }
 
 impl Manifest {
@@ -204,6 +205,12 @@ impl Manifest {
         };
         manifest.validate()?;
         Ok(manifest)
+    }
+
+    /// What `jenv init` with no flags writes for `folder`: jenv's defaults under the user's own.
+    pub fn default_for(folder: &Path, config: &UserConfig) -> Result<Manifest> {
+        let options = InitOptions { image: config.default_image(), ui: config.ui, ..Default::default() };
+        Manifest::for_folder(folder, options)
     }
 
     /// Reads the manifest at `path`; keys left out get their defaults for the folder holding it.
@@ -550,7 +557,7 @@ gpus = ["0", "1"]
     #[test]
     fn docker_run_keys_parse_and_round_trip() {
         let manifest = with(RICH).unwrap();
-        assert_eq!(manifest.ui, Some(Ui::Lab));
+        assert_eq!(manifest.ui, Some(JupyterUi::Lab));
         assert_eq!(manifest.env["MODE"], "dev");
         assert_eq!(manifest.mounts.len(), 2);
         assert!(manifest.mounts[0].read_only, "extra mounts are read-only by default");

@@ -17,12 +17,14 @@ use sha2::{Digest, Sha256};
 use crate::error::Hinted;
 use crate::manifest::keys::Gpus;
 use crate::manifest::{FILE_NAME, Manifest, Project};
-use crate::state::{StateDir, write_atomic};
+use crate::state::StateDir;
+use crate::state::files::{read_text, write_atomic, write_shared};
+use crate::ui::Console;
 
 const FILE: &str = "trust.json";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct Records {
+struct TrustFile {
     /// Manifest path -> what was trusted there.
     manifests: BTreeMap<PathBuf, Trusted>,
 }
@@ -92,34 +94,31 @@ impl TrustStore {
         Ok(removed)
     }
 
-    fn update(&self, change: impl FnOnce(&mut Records)) -> Result<()> {
+    fn update(&self, change: impl FnOnce(&mut TrustFile)) -> Result<()> {
         let _lock = self.state.lock()?;
         let mut records = self.read()?;
         change(&mut records);
         write_atomic(&self.state.path(FILE), serde_json::to_string_pretty(&records)?.as_bytes())
     }
 
-    fn read(&self) -> Result<Records> {
+    fn read(&self) -> Result<TrustFile> {
         let path = self.state.path(FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|err| {
-                Hinted::new(
-                    format!("{} is unreadable: {err}", path.display()),
-                    "remove it and trust your folders again with `jenv trust`",
-                )
-                .into()
-            }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Records::default()),
-            Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-        }
+        let Some(text) = read_text(&path)? else { return Ok(TrustFile::default()) };
+        serde_json::from_str(&text).map_err(|err| {
+            Hinted::new(
+                format!("{} is unreadable: {err}", path.display()),
+                "remove it and trust your folders again with `jenv trust`",
+            )
+            .into()
+        })
     }
 }
 
 /// Refuses to go on with `command` (e.g. `up`) unless the project's manifest is trusted: on a
 /// terminal it shows the manifest, or what changed, and asks once; without one it fails naming
 /// the file and `jenv trust`. `JENV_TRUST_ALL=1` or `trust_all = true` in the user config skip it.
-pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()> {
-    if crate::manifest::user_config::UserConfig::load()?.trust_all() {
+pub async fn require(project: &Project, state: &StateDir, command: &str, console: &Console) -> Result<()> {
+    if crate::manifest::user_config::UserConfig::load(console)?.trust_all() {
         return Ok(());
     }
     let store = TrustStore::new(state);
@@ -132,7 +131,7 @@ pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()>
         Verdict::Changed { .. } => "it changed since you trusted it",
         _ => "you have not trusted it yet",
     };
-    if !crate::ui::prompt::interactive() {
+    if !console.interactive() {
         return Err(Hinted::new(
             format!("{} is not trusted: {why}, and `jenv {command}` runs what it names", file.path.display()),
             format!(
@@ -142,9 +141,9 @@ pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()>
         )
         .into());
     }
-    eprintln!("{} is not trusted: {why}.", file.path.display());
-    eprint!("{}", describe(&verdict, &file, &project.manifest, &project.folder));
-    if !crate::ui::prompt::confirm("trust it and go on?")? {
+    console.note(format_args!("{} is not trusted: {why}.", file.path.display()));
+    console.note_lines(&review_text(&verdict, &file, &project.manifest, &project.folder));
+    if !console.confirm("trust it and go on?").await? {
         return Err(Hinted::new(
             format!("{} is not trusted; nothing was started", file.path.display()),
             "read it, then run `jenv trust` to trust it",
@@ -155,9 +154,25 @@ pub fn require(project: &Project, state: &StateDir, command: &str) -> Result<()>
     Ok(())
 }
 
+/// Writes `manifest` into `folder` and trusts it: this user wrote it, here, with jenv.
+pub fn write_trusted(folder: &Path, manifest: &Manifest, state: &StateDir) -> Result<()> {
+    // Extra mounts must exist now, as they must when the notebook starts.
+    for mount in &manifest.mounts {
+        mount.resolve(folder)?;
+    }
+    let folder = folder.canonicalize().with_context(|| format!("cannot resolve {}", folder.display()))?;
+    let path = folder.join(FILE_NAME);
+    // Trusted before it exists: another jenv that finds the file (a second `up --init` in the
+    // same folder, started at the same moment) must never see it untrusted.
+    let file = ManifestFile { path: path.clone(), text: manifest.to_toml() };
+    TrustStore::new(state).trust(&file)?;
+    // The manifest is meant to be shared with the project, unlike jenv's private state.
+    write_shared(&path, file.text.as_bytes())
+}
+
 /// What a person deciding on trust should read: the whole manifest (or the diff from the
 /// trusted text), then everything it hands the container beyond its own folder.
-pub fn describe(verdict: &Verdict, file: &ManifestFile, manifest: &Manifest, folder: &Path) -> String {
+pub fn review_text(verdict: &Verdict, file: &ManifestFile, manifest: &Manifest, folder: &Path) -> String {
     let mut out = match verdict {
         Verdict::Changed { trusted_text } => {
             format!("changes since you trusted it:\n{}", line_diff(trusted_text, &file.text))

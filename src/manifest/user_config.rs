@@ -12,7 +12,9 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::error::{Hinted, hinted};
-use crate::manifest::keys::Ui;
+use crate::manifest::keys::JupyterUi;
+use crate::state::files::read_optional;
+use crate::ui::Console;
 
 /// Host ports jenv leases from when neither `JENV_PORT_RANGE` nor `port_range` says otherwise.
 pub const DEFAULT_RANGE: PortRange = PortRange { low: 8888, high: 8999 };
@@ -34,7 +36,7 @@ impl PortRange {
             .and_then(|(low, high)| Some(PortRange { low: low.trim().parse().ok()?, high: high.trim().parse().ok()? }));
         match parsed {
             Some(range) if range.low > 0 && range.low <= range.high => Ok(range),
-            _ => hinted!("set it like JENV_PORT_RANGE=8888-8999", "JENV_PORT_RANGE=`{text}` is not a port range"),
+            _ => hinted!("JENV_PORT_RANGE=`{text}` is not a port range"; "set it like JENV_PORT_RANGE=8888-8999"),
         }
     }
 }
@@ -45,7 +47,7 @@ pub struct UserConfig {
     /// The base image `jenv init` and `jenv up --init` write.
     pub image: Option<String>,
     /// The UI new manifests open.
-    pub ui: Option<Ui>,
+    pub ui: Option<JupyterUi>,
     /// Host ports jenv leases from, `"LOW-HIGH"`.
     pub port_range: Option<String>,
     /// Skip the trust check for every folder (as `JENV_TRUST_ALL=1`).
@@ -72,25 +74,25 @@ impl UserConfig {
 
     /// The file's settings; none when it does not exist. Read once per run, however many parts
     /// of a command ask (trust, ports, the watcher), so a warning about it shows once too.
-    pub fn load() -> Result<UserConfig> {
+    pub fn load(console: &Console) -> Result<UserConfig> {
         static LOADED: OnceLock<UserConfig> = OnceLock::new();
         if let Some(config) = LOADED.get() {
             return Ok(config.clone());
         }
         let config = match Self::path() {
-            Some(path) => Self::load_from(&path)?,
+            Some(path) => Self::load_from(&path, console)?,
             None => UserConfig::default(),
         };
         Ok(LOADED.get_or_init(|| config).clone())
     }
 
-    fn load_from(path: &Path) -> Result<UserConfig> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(UserConfig::default()),
+    fn load_from(path: &Path, console: &Console) -> Result<UserConfig> {
+        let text = match read_optional(path) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(UserConfig::default()),
             // Another user's HOME (as under `sudo -u` without -H): their config is not ours.
             Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
-                eprintln!("warning: cannot read {} ({err}); using jenv's defaults", path.display());
+                console.warn(format_args!("cannot read {} ({err}); using jenv's defaults", path.display()));
                 return Ok(UserConfig::default());
             }
             Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
@@ -144,7 +146,17 @@ fn env(name: &str) -> Option<String> {
 
 /// `name` as a whole number of seconds, else `default` (unset, empty or not a number).
 pub fn seconds_from_env(name: &str, default: std::time::Duration) -> std::time::Duration {
-    std::env::var(name).ok().and_then(|s| s.parse().ok()).map(std::time::Duration::from_secs).unwrap_or(default)
+    number_from_env(name).map(std::time::Duration::from_secs).unwrap_or(default)
+}
+
+/// A duration in milliseconds from the variable `name`, else `default`.
+pub fn millis_from_env(name: &str, default: std::time::Duration) -> std::time::Duration {
+    number_from_env(name).map(std::time::Duration::from_millis).unwrap_or(default)
+}
+
+/// A number from the variable `name`; `None` when it is unset or not a number.
+pub fn number_from_env<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
 }
 
 #[cfg(test)]
@@ -163,13 +175,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
         std::fs::write(&path, text).unwrap();
-        UserConfig::load_from(&path)
+        UserConfig::load_from(&path, &Console::default())
     }
 
     #[test]
     fn a_missing_file_is_no_settings() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(UserConfig::load_from(&dir.path().join("none.toml")).unwrap(), UserConfig::default());
+        assert_eq!(
+            UserConfig::load_from(&dir.path().join("none.toml"), &Console::default()).unwrap(),
+            UserConfig::default()
+        );
     }
 
     #[test]
@@ -179,7 +194,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.image.as_deref(), Some("img:1"));
-        assert_eq!(config.ui, Some(Ui::Notebook));
+        assert_eq!(config.ui, Some(JupyterUi::Notebook));
         assert_eq!(config.port_range.as_deref(), Some("9000-9010"));
         assert_eq!(config.trust_all, Some(true));
         assert!(config.watch_yes());

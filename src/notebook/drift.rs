@@ -39,6 +39,8 @@ pub fn fingerprint(manifest: &Manifest, env: &[(String, String)], mount_sources:
     put("memory", resources.memory.clone());
     put("cpus", resources.cpus.map(|c| c.to_string()));
     put("shm_size", resources.shm_size.clone());
+    // Debug text on purpose: it is stored in the container's label, never shown, and any other
+    // spelling would make every existing GPU notebook look changed.
     put("gpus", resources.gpus.as_ref().map(|g| format!("{g:?}")));
     print
 }

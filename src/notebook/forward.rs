@@ -16,7 +16,8 @@ use tokio::time::Instant;
 
 use crate::engine::endpoint::SshTarget;
 use crate::error::Hinted;
-use crate::state::{StateDir, write_atomic};
+use crate::state::files::{private_dir, read_text, remove_if_exists, write_atomic};
+use crate::state::{StateDir, Sub};
 
 /// How long an ssh forward may take to listen.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -26,14 +27,35 @@ pub struct Forward {
     pub pid: u32,
     /// The `ssh://` engine address it goes through.
     pub engine: String,
-    /// Port name -> (remote host port, local port).
-    pub ports: BTreeMap<String, (u16, u16)>,
+    /// By port name.
+    pub ports: BTreeMap<String, ForwardedPort>,
+}
+
+/// A port on the engine's host (where the notebook publishes it) and the local port that reaches
+/// it. Kept in `forwards/NAME.json` as `[remote, local]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(u16, u16)", into = "(u16, u16)")]
+pub struct ForwardedPort {
+    pub remote: u16,
+    pub local: u16,
+}
+
+impl From<(u16, u16)> for ForwardedPort {
+    fn from((remote, local): (u16, u16)) -> ForwardedPort {
+        ForwardedPort { remote, local }
+    }
+}
+
+impl From<ForwardedPort> for (u16, u16) {
+    fn from(port: ForwardedPort) -> (u16, u16) {
+        (port.remote, port.local)
+    }
 }
 
 impl Forward {
     /// The local port that reaches remote host port `remote`.
     pub fn local_port(&self, remote: u16) -> Option<u16> {
-        self.ports.values().find(|(r, _)| *r == remote).map(|(_, local)| *local)
+        self.ports.values().find(|port| port.remote == remote).map(|port| port.local)
     }
 }
 
@@ -43,7 +65,7 @@ pub struct Forwards {
 
 impl Forwards {
     pub fn new(state: &StateDir) -> Forwards {
-        Forwards { dir: state.path("forwards") }
+        Forwards { dir: state.sub(Sub::Forwards) }
     }
 
     /// The live forward of container `name` through `engine` for exactly `ports` (name ->
@@ -52,25 +74,21 @@ impl Forwards {
         if let Some(forward) = self.live(name)? {
             let same = forward.engine == engine
                 && forward.ports.len() == ports.len()
-                && ports.iter().all(|(port, remote)| forward.ports.get(port).map(|(r, _)| r) == Some(remote));
+                && ports.iter().all(|(port, remote)| forward.ports.get(port).map(|p| p.remote) == Some(*remote));
             if same {
                 return Ok(forward);
             }
             self.close(name)?;
         }
         let forward = open(engine, ports, &self.dir.join(format!("{name}.log"))).await?;
-        StateDir { root: self.dir.clone() }.ensure_exists()?;
+        private_dir(&self.dir)?;
         write_atomic(&self.path(name), serde_json::to_string(&forward)?.as_bytes())?;
         Ok(forward)
     }
 
     /// The recorded forward of `name` when its ssh process still runs.
     pub fn live(&self, name: &str) -> Result<Option<Forward>> {
-        let text = match std::fs::read_to_string(self.path(name)) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err).with_context(|| format!("cannot read {}", self.path(name).display())),
-        };
+        let Some(text) = read_text(&self.path(name))? else { return Ok(None) };
         let Ok(forward) = serde_json::from_str::<Forward>(&text) else { return Ok(None) };
         Ok(is_our_ssh(forward.pid).then_some(forward))
     }
@@ -81,10 +99,7 @@ impl Forwards {
             // SAFETY: kill has no memory preconditions; the pid was checked to be our ssh.
             unsafe { libc::kill(forward.pid as i32, libc::SIGTERM) };
         }
-        match std::fs::remove_file(self.path(name)) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
-            _ => Ok(()),
-        }
+        remove_if_exists(&self.path(name))
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -102,7 +117,7 @@ async fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &Path) -> Result
     for (name, remote) in ports {
         let local = free_local_port()?;
         command.arg("-L").arg(format!("127.0.0.1:{local}:127.0.0.1:{remote}"));
-        mapped.insert(name.clone(), (*remote, local));
+        mapped.insert(name.clone(), ForwardedPort { remote: *remote, local });
     }
     command.args(target.args());
     if let Some(dir) = log.parent() {
@@ -148,9 +163,9 @@ async fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &Path) -> Result
 }
 
 /// Whether every local end of the forward accepts a connection.
-async fn all_listen(mapped: &BTreeMap<String, (u16, u16)>) -> bool {
-    for (_, local) in mapped.values() {
-        if tokio::net::TcpStream::connect(("127.0.0.1", *local)).await.is_err() {
+async fn all_listen(mapped: &BTreeMap<String, ForwardedPort>) -> bool {
+    for port in mapped.values() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port.local)).await.is_err() {
             return false;
         }
     }
@@ -177,6 +192,14 @@ fn is_our_ssh(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_forward_file_keeps_its_format() {
+        let text = r#"{"pid":7,"engine":"ssh://h","ports":{"jupyter":[8890,40001]}}"#;
+        let forward: Forward = serde_json::from_str(text).unwrap();
+        assert_eq!(forward.local_port(8890), Some(40001));
+        assert_eq!(serde_json::to_string(&forward).unwrap(), text);
+    }
 
     #[test]
     fn a_dead_or_foreign_pid_is_no_forward() {

@@ -5,12 +5,13 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::engine::{Engine, EnvContainer};
+use crate::engine::Engine;
+use crate::engine::types::Container;
 use crate::state::{Loaded, StateDir};
 
 /// This state folder's containers whose `jenv.folder` is gone. A folder that cannot be checked
 /// (no permission) is not called gone.
-pub async fn find(engine: &Engine, state: &StateDir) -> Result<Vec<EnvContainer>> {
+pub async fn find(engine: &Engine, state: &StateDir) -> Result<Vec<Container>> {
     let home = state.root.to_string_lossy();
     let containers = engine.list(None).await?;
     Ok(containers.into_iter().filter(|c| c.home == home && folder_is_gone(&c.folder)).collect())
@@ -22,7 +23,7 @@ fn folder_is_gone(folder: &str) -> bool {
 
 /// Removes the containers and forgets their environments' records (token, ports), which only
 /// made sense for the folder.
-pub async fn remove(engine: &Engine, state: &StateDir, orphans: &[EnvContainer]) -> Result<()> {
+pub async fn remove(engine: &Engine, state: &StateDir, orphans: &[Container]) -> Result<()> {
     for orphan in orphans {
         engine.remove(&orphan.id).await?;
     }

@@ -9,8 +9,18 @@ use std::net::{Ipv4Addr, TcpListener};
 
 use anyhow::Result;
 
+use crate::engine::types::Container;
 use crate::error::Hinted;
 use crate::manifest::user_config::{DEFAULT_RANGE, PortRange};
+use crate::state::State;
+
+/// Host ports no new lease may take: those leased to notebooks other than `except` (when the
+/// state could be read) and those any container publishes, jenv's or not listed in the state.
+pub fn taken(state: Option<&State>, containers: &[Container], except: &str) -> BTreeSet<u16> {
+    let leased = state.map(|s| s.leased_ports_except(except)).unwrap_or_default();
+    let published = containers.iter().flat_map(|c| c.ports.values().map(|port| port.host));
+    leased.into_iter().chain(published).collect()
+}
 
 /// Picks a host port for each named container port.
 ///

@@ -14,14 +14,15 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::state::{StateDir, write_atomic};
+use crate::state::files::write_atomic;
+use crate::state::{StateDir, Sub};
 
 /// Where the Jupyter config folder for root is mounted in the container.
 /// Under the tmpfs `/tmp`, so not even its mount point reaches a snapshot.
 pub const ALLOW_ROOT_CONFIG_TARGET: &str = "/tmp/jenv-jupyter-config";
 /// Jupyter's runtime files (kernel connections, server info) go here: writable by any uid,
 /// and outside the image's home so they are runtime noise, not part of the environment.
-const RUNTIME_DIR: &str = "JUPYTER_RUNTIME_DIR=/tmp/jupyter-runtime";
+const RUNTIME_DIR: (&str, &str) = ("JUPYTER_RUNTIME_DIR", "/tmp/jupyter-runtime");
 /// docker-stacks' `start.sh` gives `NB_USER=root` this home. It must exist before `start.sh`
 /// runs, or the script copies `/home/jovyan` there, the mounted folder included.
 const STACKS_ROOT_HOME: &str = "/home/root";
@@ -34,7 +35,8 @@ pub struct RunAs {
     pub user: String,
     /// The user `jenv exec`, `jenv shell`, the watcher and rebuilds run commands as.
     pub exec_user: String,
-    pub env: Vec<String>,
+    /// Variables the notebook and the commands jenv runs in it get (see state/run_env.rs).
+    pub env: Vec<(String, String)>,
     pub allow_root: bool,
     /// The container's working folder when it cannot be the mounted folder (docker-stacks as
     /// root); Jupyter is then pointed at the mounted folder by its config, and started in it by
@@ -86,10 +88,11 @@ pub fn is_docker_stacks(image_env: &[String]) -> bool {
 
 pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
     let HostIds { uid, gid } = host;
-    let mut env = vec![RUNTIME_DIR.to_string()];
+    let var = |name: &str, value: &str| (name.to_string(), value.to_string());
+    let mut env = vec![var(RUNTIME_DIR.0, RUNTIME_DIR.1)];
     if uid == 0 {
         // pip's advice against root installs is about the host's system Python, not a container.
-        env.push("PIP_ROOT_USER_ACTION=ignore".to_string());
+        env.push(var("PIP_ROOT_USER_ACTION", "ignore"));
     }
     if !is_docker_stacks(image_env) {
         let ids = format!("{uid}:{gid}");
@@ -97,7 +100,7 @@ pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
         let claim = match home {
             // Root's own home, so pip finds its cache owned by root.
             _ if uid == 0 => {
-                env.push("HOME=/root".to_string());
+                env.push(var("HOME", "/root"));
                 None
             }
             Some(path) => Some(HomeClaim { path: path.to_string(), uid, gid }),
@@ -107,11 +110,13 @@ pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
     }
     let mut working_dir = None;
     if uid == 0 {
-        env.extend(["NB_USER=root", "NB_UID=0", "NB_GID=0", "CHOWN_HOME=yes"].map(String::from));
-        env.push(format!("HOME={STACKS_ROOT_HOME}"));
+        env.extend(
+            [("NB_USER", "root"), ("NB_UID", "0"), ("NB_GID", "0"), ("CHOWN_HOME", "yes")].map(|(n, v)| var(n, v)),
+        );
+        env.push(var("HOME", STACKS_ROOT_HOME));
         working_dir = Some(STACKS_ROOT_HOME.to_string());
     } else {
-        env.extend([format!("NB_UID={uid}"), format!("NB_GID={gid}"), "CHOWN_HOME=yes".to_string()]);
+        env.extend([var("NB_UID", &uid.to_string()), var("NB_GID", &gid.to_string()), var("CHOWN_HOME", "yes")]);
     }
     RunAs { user: "root".to_string(), exec_user: uid.to_string(), env, allow_root: uid == 0, working_dir, claim: None }
 }
@@ -120,7 +125,7 @@ pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
 /// serving `root_dir`, and returns the folder to mount. One folder per environment, as each
 /// serves its own mounted folder.
 pub fn write_allow_root_config(state: &StateDir, env_name: &str, root_dir: &str) -> Result<PathBuf> {
-    let folder = state.path("jupyter-config").join(env_name);
+    let folder = state.sub(Sub::JupyterConfig).join(env_name);
     std::fs::create_dir_all(&folder)?;
     let dir = serde_json::to_string(root_dir)?;
     let notebook = format!(r#"{{"NotebookApp": {{"allow_root": true, "notebook_dir": {dir}}}}}"#);
@@ -151,6 +156,12 @@ mod tests {
         items.iter().map(|s| s.to_string()).collect()
     }
 
+    /// `NAME=value` as the pair `RunAs::env` holds.
+    fn pair(text: &str) -> (String, String) {
+        let (name, value) = text.split_once('=').unwrap();
+        (name.to_string(), value.to_string())
+    }
+
     #[test]
     fn plain_image_runs_as_the_host_user_who_gets_its_home() {
         let run_as = decide(&env(&["PATH=/usr/bin", "HOME=/home/jovyan"]), HostIds { uid: 1234, gid: 1234 });
@@ -167,8 +178,8 @@ mod tests {
     fn docker_stacks_image_switches_user_itself_and_exec_gets_its_groups() {
         let run_as = decide(&env(STACKS_ENV), HostIds { uid: 1234, gid: 50 });
         assert_eq!(run_as.user, "root");
-        assert!(run_as.env.contains(&"NB_UID=1234".to_string()));
-        assert!(run_as.env.contains(&"NB_GID=50".to_string()));
+        assert!(run_as.env.contains(&pair("NB_UID=1234")));
+        assert!(run_as.env.contains(&pair("NB_GID=50")));
         // A bare uid: the engine looks the user up in the remapped /etc/passwd and /etc/group.
         assert_eq!(run_as.exec_user, "1234");
         assert_eq!(run_as.working_dir, None);
@@ -178,7 +189,7 @@ mod tests {
     fn docker_stacks_as_root_uses_the_documented_root_mapping() {
         let run_as = decide(&env(STACKS_ENV), HostIds { uid: 0, gid: 0 });
         for expected in ["NB_USER=root", "NB_UID=0", "NB_GID=0", "HOME=/home/root", "PIP_ROOT_USER_ACTION=ignore"] {
-            assert!(run_as.env.contains(&expected.to_string()), "{expected} in {:?}", run_as.env);
+            assert!(run_as.env.contains(&pair(expected)), "{expected} in {:?}", run_as.env);
         }
         assert_eq!(run_as.exec_user, "0");
         assert!(run_as.allow_root);
@@ -218,6 +229,6 @@ mod tests {
         assert!(plain.allow_root);
         assert_eq!(plain.user, "0:0");
         assert_eq!(plain.claim, None);
-        assert!(plain.env.contains(&"HOME=/root".to_string()));
+        assert!(plain.env.contains(&pair("HOME=/root")));
     }
 }

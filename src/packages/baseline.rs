@@ -1,17 +1,19 @@
-//! Package listings: what the notebook has installed now, and what it had at its baseline (the
-//! image it started from, or its last snapshot), so changes since then can be named.
+//! A notebook's packages: what it has installed now, and what it had at its baseline (the image
+//! it started from, or its last snapshot), so changes since then can be named.
 
 use std::fs;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context, Result};
 
-use crate::engine::EnvContainer;
+use crate::engine::Engine;
+use crate::engine::helper::{self, with_helper};
+use crate::engine::types::{Container, ExecTarget, StartError};
 use crate::error::hinted;
-use crate::notebook::Context;
 use crate::packages::{self, Change, Installed};
+use crate::state::files::write_atomic;
 use crate::state::run_env::RunEnv;
-use crate::state::{Loaded, StateDir, write_atomic};
+use crate::state::{Loaded, StateDir, Sub};
 
 /// Listings per image ID, kept in jenv's state: an image never changes, so neither does its listing.
 pub struct Listings {
@@ -20,7 +22,7 @@ pub struct Listings {
 
 impl Listings {
     pub fn new(state: &StateDir) -> Listings {
-        Listings { dir: state.path("listings") }
+        Listings { dir: state.sub(Sub::Listings) }
     }
 
     pub fn load(&self, image_id: &str) -> Option<String> {
@@ -37,79 +39,123 @@ impl Listings {
     }
 }
 
-impl Context {
+/// The installed packages of one notebook (or of a helper started from one of its images), and
+/// the changes since its baseline.
+pub struct Packages<'a> {
+    engine: &'a Engine,
+    state: &'a StateDir,
+    /// The environment's name: its state entry records the baseline.
+    env: &'a str,
+    /// Where the folder is mounted: packages installed from it are the folder's, not the image's.
+    mount: &'a str,
+    /// The notebook's container name, which its helper containers are named after.
+    owner: String,
+}
+
+impl<'a> Packages<'a> {
+    pub fn new(engine: &'a Engine, state: &'a StateDir, env: &'a str, mount: &'a str, owner: String) -> Packages<'a> {
+        Packages { engine, state, env, mount, owner }
+    }
+
     /// Lists the packages in the running container (removing pip's caches first if `clean`).
-    pub async fn list_packages(&self, container: &EnvContainer, clean: bool) -> Result<String> {
+    pub async fn list(&self, container: &Container, clean: bool) -> Result<String> {
         let script = packages::listing_script(clean);
-        let env = RunEnv::of(container).exec_env()?;
+        let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
         let (code, text) = self.engine.exec_capture(&container.exec_target(&env), &["sh", "-c", &script]).await?;
         if code != 0 {
-            hinted!("check that the image has python3 and sh", "cannot list the notebook's packages: {}", text.trim());
+            hinted!("cannot list the notebook's packages: {}", text.trim(); "check that the image has python3 and sh");
         }
         Ok(text)
     }
 
-    pub fn parse(&self, listing: &str) -> Installed {
-        packages::parse_listing(listing, &self.project.manifest.mount)
+    /// The packages a listing names.
+    pub fn installed(&self, listing: &str) -> Installed {
+        packages::parse_listing(listing, self.mount)
     }
 
     /// Called as a notebook starts: its packages are its image's, unless the listing is known.
-    pub async fn remember_image_packages(&self, container: &EnvContainer) {
-        let listings = Listings::new(&self.state);
+    pub async fn remember_image(&self, container: &Container) {
+        let listings = Listings::new(self.state);
         if listings.load(&container.image_id).is_some() {
             return;
         }
         // Best effort: without it, changes are counted from a listing made on demand later.
-        if let Ok(listing) = self.list_packages(container, false).await {
+        if let Ok(listing) = self.list(container, false).await {
             let _ = listings.save(&container.image_id, &listing);
         }
     }
 
     /// The image the container's changes are counted from.
-    pub fn baseline_image(&self, container: &EnvContainer) -> String {
+    pub fn baseline_image(&self, container: &Container) -> String {
         let recorded = match self.state.read() {
-            Loaded::Ok(state) => state.environments.get(self.env_name()).and_then(|r| r.baseline.clone()),
+            Loaded::Ok(state) => state.environments.get(self.env).and_then(|r| r.baseline.clone()),
             Loaded::Corrupt(_) => None,
         };
         recorded.unwrap_or_else(|| container.image_id.clone())
     }
 
     /// The baseline's packages: from the cache, else listed in a short-lived helper container.
-    pub async fn baseline_packages(&self, container: &EnvContainer) -> Result<(String, Installed)> {
+    pub async fn baseline(&self, container: &Container) -> Result<(String, Installed)> {
         let image = self.baseline_image(container);
         let listing = self.image_listing(&image, container).await?;
-        Ok((image, self.parse(&listing)))
+        Ok((image, self.installed(&listing)))
     }
 
     /// The package listing of `image` as `container`'s notebook user sees it: from the cache,
     /// else listed in a short-lived helper container started from the image.
-    pub async fn image_listing(&self, image: &str, container: &EnvContainer) -> Result<String> {
-        let listings = Listings::new(&self.state);
+    pub async fn image_listing(&self, image: &str, container: &Container) -> Result<String> {
+        self.listed_in_helper(image, &container.user, async |name: &str| {
+            let helper_view = Container { id: name.to_string(), ..container.clone() };
+            self.list(&helper_view, false).await
+        })
+        .await
+    }
+
+    /// The package listing of `image` as `user` sees it, for an image no notebook runs (a
+    /// snapshot, a base image, a build): from the cache, else listed in a helper container.
+    pub async fn image_listing_as(&self, image: &str, user: &str) -> Result<String> {
+        self.listed_in_helper(image, user, async |name: &str| {
+            let target = ExecTarget { container: name, user, env: &[] };
+            let script = packages::listing_script(false);
+            let (code, text) = self.engine.exec_capture(&target, &["sh", "-c", &script]).await?;
+            if code != 0 {
+                hinted!("cannot list the packages of {image}: {}", text.trim(); "check that the image has python3 and sh");
+            }
+            Ok(text)
+        })
+        .await
+    }
+
+    /// `image`'s listing from the cache, else `list` run in a helper started from it as `user`.
+    async fn listed_in_helper(
+        &self,
+        image: &str,
+        user: &str,
+        list: impl AsyncFnOnce(&str) -> Result<String>,
+    ) -> Result<String> {
+        let listings = Listings::new(self.state);
         if let Some(listing) = listings.load(image) {
             return Ok(listing);
         }
-        let mut helper = self.helper_spec(image, "list");
-        helper.user = container.user.clone();
-        self.engine.create(&helper).await?;
-        let listed = async {
-            self.engine.start(&helper.name).await.map_err(|e| anyhow::anyhow!("cannot start a helper: {e:?}"))?;
-            let helper_view = EnvContainer { id: helper.name.clone(), ..container.clone() };
-            self.list_packages(&helper_view, false).await
-        }
-        .await;
-        self.engine.remove(&helper.name).await?;
-        let listing = listed?;
+        let mut helper =
+            helper::idle_spec(helper::name(&self.owner, "list"), image, &self.state.root.display().to_string());
+        helper.user = user.to_string();
+        let listing = with_helper(self.engine, &helper, async |name: &str| {
+            self.engine.start(name).await.map_err(StartError::into_error).context("cannot start a helper")?;
+            list(name).await
+        })
+        .await?;
         listings.save(image, &listing)?;
         Ok(listing)
     }
 
     /// Package changes in the running notebook since its baseline.
-    pub async fn pending_changes(&self, container: &EnvContainer) -> Result<Vec<Change>> {
+    pub async fn pending_changes(&self, container: &Container) -> Result<Vec<Change>> {
         if !container.is_running() {
-            hinted!("start it with `jenv up`", "the notebook is stopped, so its packages cannot be listed");
+            hinted!("the notebook is stopped, so its packages cannot be listed"; "start it with `jenv up`");
         }
-        let (_, before) = self.baseline_packages(container).await?;
-        let after = self.parse(&self.list_packages(container, false).await?);
+        let (_, before) = self.baseline(container).await?;
+        let after = self.installed(&self.list(container, false).await?);
         Ok(packages::compare(&before, &after))
     }
 }

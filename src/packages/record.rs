@@ -10,13 +10,14 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::packages::{Change, Manager};
-use crate::state::{StateDir, write_atomic};
+use crate::state::files::{read_text, remove_if_exists, write_atomic, write_shared};
+use crate::state::{StateDir, Sub};
 
-pub const LOCK_FILE: &str = ".jupyter-env.lock";
+pub const RECORD_FILE: &str = ".jupyter-env.lock";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Record {
+pub struct PackageRecord {
     /// The snapshot tag this record describes.
     pub snapshot: String,
     /// Unix seconds.
@@ -40,7 +41,7 @@ pub struct Record {
     pub conda_removed: BTreeSet<String>,
 }
 
-impl Record {
+impl PackageRecord {
     /// Folds a container's package changes into the record of the image it started from.
     /// `requirement` gives the pip requirement for an added package (e.g. a direct URL).
     pub fn apply(&mut self, changes: &[Change], requirement: impl Fn(&str, &str) -> String) {
@@ -82,35 +83,32 @@ impl Record {
         )
     }
 
-    pub fn parse(text: &str, path: &Path) -> Result<Record> {
+    pub fn parse(text: &str, path: &Path) -> Result<PackageRecord> {
         toml::from_str(text).with_context(|| format!("{} is not a valid jenv record", path.display()))
     }
 }
 
 /// Where a folder's snapshot records live in jenv's state.
-pub struct Records {
+pub struct RecordStore {
     dir: PathBuf,
 }
 
-impl Records {
-    pub fn new(state: &StateDir, env_name: &str) -> Records {
-        Records { dir: state.path("snapshots").join(env_name) }
+impl RecordStore {
+    pub fn new(state: &StateDir, env_name: &str) -> RecordStore {
+        RecordStore { dir: state.sub(Sub::Snapshots).join(env_name) }
     }
 
-    pub fn save(&self, record: &Record) -> Result<()> {
+    pub fn save(&self, record: &PackageRecord) -> Result<()> {
         fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
         write_atomic(&self.path(&record.snapshot), record.to_toml().as_bytes())
     }
 
-    pub fn load(&self, tag: &str) -> Result<Option<Record>> {
+    pub fn load(&self, tag: &str) -> Result<Option<PackageRecord>> {
         read_optional(&self.path(tag))
     }
 
     pub fn remove(&self, tag: &str) -> Result<()> {
-        match fs::remove_file(self.path(tag)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
-        }
+        remove_if_exists(&self.path(tag))
     }
 
     fn path(&self, tag: &str) -> PathBuf {
@@ -119,25 +117,17 @@ impl Records {
 }
 
 /// The folder's lock file: the record of its current snapshot.
-pub fn read_lock(folder: &Path) -> Result<Option<Record>> {
-    read_optional(&folder.join(LOCK_FILE))
+pub fn read_folder_record(folder: &Path) -> Result<Option<PackageRecord>> {
+    read_optional(&folder.join(RECORD_FILE))
 }
 
-pub fn write_lock(folder: &Path, record: &Record) -> Result<()> {
-    let path = folder.join(LOCK_FILE);
-    write_atomic(&path, record.to_toml().as_bytes())?;
+pub fn write_folder_record(folder: &Path, record: &PackageRecord) -> Result<()> {
     // Shared with the project like the manifest, unlike jenv's private state.
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o644))?;
-    Ok(())
+    write_shared(&folder.join(RECORD_FILE), record.to_toml().as_bytes())
 }
 
-fn read_optional(path: &Path) -> Result<Option<Record>> {
-    match fs::read_to_string(path) {
-        Ok(text) => Record::parse(&text, path).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
+fn read_optional(path: &Path) -> Result<Option<PackageRecord>> {
+    read_text(path)?.map(|text| PackageRecord::parse(&text, path)).transpose()
 }
 
 #[cfg(test)]
@@ -158,7 +148,7 @@ mod tests {
 
     #[test]
     fn additions_accumulate_and_later_removals_cancel_them() {
-        let mut record = Record::default();
+        let mut record = PackageRecord::default();
         record.apply(&[added("a", "1.0"), added("b", "2.0"), removed("base-pkg")], pinned);
         assert_eq!(record.pip.values().cloned().collect::<Vec<_>>(), ["a==1.0", "b==2.0"]);
         assert!(record.pip_removed.contains("base-pkg"));
@@ -171,17 +161,18 @@ mod tests {
 
     #[test]
     fn round_trips_through_toml() {
-        let mut record = Record { snapshot: "s1".into(), created: 5, base_image: "img:1".into(), ..Default::default() };
+        let mut record =
+            PackageRecord { snapshot: "s1".into(), created: 5, base_image: "img:1".into(), ..Default::default() };
         record.apply(&[added("probe", "1.0")], |n, _| format!("{n} @ file:///w/probe.whl"));
-        let parsed = Record::parse(&record.to_toml(), Path::new("x")).unwrap();
+        let parsed = PackageRecord::parse(&record.to_toml(), Path::new("x")).unwrap();
         assert_eq!(parsed, record);
     }
 
     #[test]
     fn records_are_saved_per_tag() {
         let tmp = tempfile::tempdir().unwrap();
-        let records = Records::new(&StateDir { root: tmp.path().into() }, "env");
-        let record = Record { snapshot: "s1".into(), ..Default::default() };
+        let records = RecordStore::new(&StateDir { root: tmp.path().into() }, "env");
+        let record = PackageRecord { snapshot: "s1".into(), ..Default::default() };
         records.save(&record).unwrap();
         assert_eq!(records.load("s1").unwrap(), Some(record));
         records.remove("s1").unwrap();

@@ -4,16 +4,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context, Result};
 
-use crate::engine::build::{BuildEvent, BuildFailed, BuildRequest, context_tar};
+use crate::engine::build::{BuildEvent, BuildFailed, BuildRequest};
+use crate::engine::helper::with_helper;
 use crate::error::{Hinted, hinted};
 use crate::manifest::FILE_NAME;
 use crate::manifest::build::BuildSpec;
-use crate::notebook::Context;
-use crate::packages::record::{self, Record, Records};
-use crate::snapshot::clock;
-use crate::ui::progress::Steps;
+use crate::notebook::Notebook;
+use crate::notebook::image::pull_if_published;
+use crate::packages::record::{self, PackageRecord, RecordStore};
+use crate::snapshot::{clock, snapshot_config};
 
 /// The build argument naming where the Dockerfile's files are in the build context (`jenv export`'s
 /// Dockerfile defaults it to its folder, as repo2docker sends the whole repository).
@@ -21,95 +22,117 @@ pub const FILES_ARG: &str = "JENV_FILES";
 /// The package index settings a build takes from jenv's environment, as build arguments.
 pub const PIP_ARGS: [&str; 4] = ["PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_TRUSTED_HOST"];
 
-impl Context {
-    /// Builds the folder's image from `[build]` as snapshot `<time>-<suffix>` and makes it
-    /// `latest`, so `jenv up` starts from it; returns its record (the lock's packages, which the
-    /// exported files install).
-    pub async fn build_from_files(&self, suffix: &str) -> Result<Record> {
-        let Some(spec) = self.project.manifest.build.clone() else {
-            hinted!("add a [build] table, or run `jenv export`", "{FILE_NAME} has no [build] table");
-        };
-        let manifest = &self.project.manifest;
-        let mut record = record::read_lock(&self.project.folder)?
-            .unwrap_or_else(|| Record { base_image: manifest.image.clone(), ..Default::default() });
-        record.created = clock::now_secs();
-        record.snapshot = format!("{}-{suffix}", clock::tag(record.created));
-        record.message = format!("built from {}", spec.dockerfile);
-        record.size_added = 0;
-        let built =
-            self.build_image(&spec, &format!("{}:{}", manifest.repository, record.snapshot), HashMap::new()).await?;
-        let image = self.label_snapshot(&built, &record).await?;
-        self.engine.tag(&image, &manifest.repository, "latest").await?;
-        Records::new(&self.state, self.env_name()).save(&record)?;
-        Ok(record)
+/// For `jenv up`, before the notebook starts: a folder with `[build]` and no notebook, whose
+/// image is neither here nor in the registry its repository names, gets it built from those
+/// files (a clone with exported files starts with `jenv up` alone). Returns the record of the
+/// snapshot it built, if it built one.
+pub async fn build_if_missing(nb: &Notebook) -> Result<Option<PackageRecord>> {
+    if nb.project.manifest.build.is_none() || !needs_image(nb).await? {
+        return Ok(None);
     }
-
-    /// Gives a built image the labels of a snapshot (this machine's state folder among them) by
-    /// committing a container of it that never runs: labels given to the build would stay in the
-    /// image's history, which a push sends.
-    async fn label_snapshot(&self, built: &str, record: &Record) -> Result<String> {
-        let config =
-            self.engine.inspect_image(built).await?.and_then(|i| i.config).context("the built image vanished")?;
-        let config = self.snapshot_config(config, &record.snapshot, record.created, &record.message, Some(record));
-        let helper = self.helper_spec(built, "label");
-        self.engine.create(&helper).await?;
-        let committed =
-            self.engine.commit(&helper.name, &self.project.manifest.repository, &record.snapshot, config, false).await;
-        self.engine.remove(&helper.name).await?;
-        committed
+    // Under the folder's lock, so two `jenv up` at once build it once.
+    let _lock = nb.lock("jenv up").await?;
+    if !needs_image(nb).await? || pull_if_published(nb).await? {
+        return Ok(None);
     }
+    build_from_files(nb, "built").await.map(Some)
+}
 
-    /// Builds `spec` as `tag` with `labels`, showing its steps, and returns the image ID.
-    /// The package index settings in jenv's environment go as build arguments.
-    pub async fn build_image(&self, spec: &BuildSpec, tag: &str, labels: HashMap<String, String>) -> Result<String> {
-        let folder = &self.project.folder;
-        let context = folder.join(&spec.context);
-        let dockerfile = folder.join(&spec.dockerfile);
-        if !context.is_dir() || !dockerfile.is_file() {
-            hinted!(
-                "run `jenv export` to write them, or fix [build] in .jupyter-env",
-                "[build] names {} in {}, which is not there",
-                if context.is_dir() { &spec.dockerfile } else { &spec.context },
-                folder.display()
-            );
-        }
-        let text = std::fs::read_to_string(&dockerfile).unwrap_or_default();
-        let args = build_args(&text, |name| std::env::var(name).ok());
-        let request = BuildRequest {
-            context: context_tar(&context)?,
-            dockerfile: spec.dockerfile_in_context(),
-            tag: tag.to_string(),
-            labels,
-            host_network: needs_host_network(&args),
-            args,
-        };
-        let steps = Steps::new(&format!("building {tag} from {} (context {})", spec.dockerfile, spec.context));
-        for name in with_credentials(&request.args) {
-            steps.warn(&format!(
-                "{name} holds a user name or password: build arguments stay readable in the image's history (`docker history`)"
-            ));
-        }
-        let built = self
-            .engine
-            .build(request, |event| match event {
-                BuildEvent::Step(line) => steps.step(&line),
-                BuildEvent::Output(line) => steps.output(&line),
-            })
-            .await;
-        steps.finish();
-        built.map_err(|err| match err.downcast::<BuildFailed>() {
-            Ok(failed) => Hinted::new(
-                format!("cannot build {tag} from {}: {failed}", spec.dockerfile),
-                format!(
-                    "fix {}, or make the package indexes it needs reachable ({}), then run the command again",
-                    spec.dockerfile,
-                    PIP_ARGS.join(", ")
-                ),
-            )
-            .into(),
-            Err(other) => other,
+/// Whether a new notebook would have no image of the folder's own to start from.
+async fn needs_image(nb: &Notebook) -> Result<bool> {
+    let own = format!("{}:latest", nb.project.manifest.repository);
+    Ok(nb.find().await?.is_none() && nb.engine.inspect_image(&own).await?.is_none())
+}
+
+/// Builds the folder's image from `[build]` as snapshot `<time>-<suffix>` and makes it
+/// `latest`, so `jenv up` starts from it; returns its record (the lock's packages, which the
+/// exported files install). The caller holds the folder's lock.
+pub async fn build_from_files(nb: &Notebook, suffix: &str) -> Result<PackageRecord> {
+    let Some(spec) = nb.project.manifest.build.clone() else {
+        hinted!("{FILE_NAME} has no [build] table"; "add a [build] table, or run `jenv export`");
+    };
+    let manifest = &nb.project.manifest;
+    let mut record = record::read_folder_record(&nb.project.folder)?
+        .unwrap_or_else(|| PackageRecord { base_image: manifest.image.clone(), ..Default::default() });
+    record.created = clock::now_secs();
+    record.snapshot = format!("{}-{suffix}", clock::tag(record.created));
+    record.message = format!("built from {}", spec.dockerfile);
+    record.size_added = 0;
+    let built = build_image(nb, &spec, &format!("{}:{}", manifest.repository, record.snapshot), HashMap::new()).await?;
+    let image = label_snapshot(nb, &built, &record).await?;
+    nb.engine.tag(&image, &manifest.repository, "latest").await?;
+    RecordStore::new(&nb.state, nb.name()).save(&record)?;
+    Ok(record)
+}
+
+/// Gives a built image the labels of a snapshot (this machine's state folder among them) by
+/// committing a container of it that never runs: labels given to the build would stay in the
+/// image's history, which a push sends.
+async fn label_snapshot(nb: &Notebook, built: &str, record: &PackageRecord) -> Result<String> {
+    let config = nb.engine.inspect_image(built).await?.map(|i| i.config).context("the built image vanished")?;
+    let config = snapshot_config(nb, config, &record.snapshot, record.created, &record.message, Some(record));
+    let repository = &nb.project.manifest.repository;
+    with_helper(&nb.engine, &nb.helper_spec(built, "label"), async |name: &str| {
+        nb.engine.commit(name, repository, &record.snapshot, config, false).await
+    })
+    .await
+}
+
+/// Builds `spec` as `tag` with `labels`, its steps shown on the console, and returns the image
+/// ID. The package index settings in jenv's environment go as build arguments.
+pub async fn build_image(
+    nb: &Notebook,
+    spec: &BuildSpec,
+    tag: &str,
+    labels: HashMap<String, String>,
+) -> Result<String> {
+    let folder = &nb.project.folder;
+    let context = folder.join(&spec.context);
+    let dockerfile = folder.join(&spec.dockerfile);
+    if !context.is_dir() || !dockerfile.is_file() {
+        hinted!(
+            "[build] names {} in {}, which is not there",
+            if context.is_dir() { &spec.dockerfile } else { &spec.context },
+            folder.display();
+            "run `jenv export` to write them, or fix [build] in .jupyter-env"
+        );
+    }
+    let text = std::fs::read_to_string(&dockerfile).unwrap_or_default();
+    let args = build_args(&text, |name| std::env::var(name).ok());
+    for name in with_credentials(&args) {
+        nb.console.warn(format_args!(
+            "{name} holds a user name or password: build arguments stay readable in the image's history (`docker history`)"
+        ));
+    }
+    let request = BuildRequest {
+        context,
+        dockerfile: spec.dockerfile_in_context(),
+        tag: tag.to_string(),
+        labels,
+        host_network: needs_host_network(&args),
+        args,
+    };
+    let steps = nb.console.steps(&format!("building {tag} from {} (context {})", spec.dockerfile, spec.context));
+    let built = nb
+        .engine
+        .build(&request, |event| match event {
+            BuildEvent::Step(line) => steps.step(&line),
+            BuildEvent::Output(_) => steps.output(),
         })
-    }
+        .await;
+    steps.finish();
+    built.map_err(|err| match err.downcast::<BuildFailed>() {
+        Ok(failed) => Hinted::new(
+            format!("cannot build {tag} from {}: {failed}", spec.dockerfile),
+            format!(
+                "fix {}, or make the package indexes it needs reachable ({}), then run the command again",
+                spec.dockerfile,
+                PIP_ARGS.join(", ")
+            ),
+        )
+        .into(),
+        Err(other) => other,
+    })
 }
 
 /// The build arguments: the package index settings `lookup` (the environment) has, and where

@@ -12,15 +12,16 @@
 use std::fs;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
-use bollard::models::ImageInspect;
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::label;
-use crate::notebook::Context;
-use crate::packages::record::{self, Record, Records};
-use crate::state::env_lock::OpLocks;
-use crate::state::{StateDir, write_atomic};
+use crate::engine::labels::{self, SnapshotLabels};
+use crate::engine::types::ImageInfo;
+use crate::notebook::Notebook;
+use crate::packages::record::{self, PackageRecord, RecordStore};
+use crate::state::env_lock::EnvLocks;
+use crate::state::files::{read_text, remove_if_exists, write_atomic};
+use crate::state::{StateDir, Sub};
 
 /// What a snapshot writes down before it commits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +52,7 @@ pub struct Pending {
 
 impl Pending {
     pub fn new(state: &StateDir, env_name: &str) -> Pending {
-        Pending { dir: state.path("snapshots").join(env_name) }
+        Pending { dir: state.sub(Sub::Snapshots).join(env_name) }
     }
 
     pub fn save(&self, pending: &PendingSnapshot) -> Result<()> {
@@ -62,13 +63,10 @@ impl Pending {
 
     pub fn load(&self, tag: &str) -> Result<Option<PendingSnapshot>> {
         let path = self.path(tag);
-        match fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .with_context(|| format!("{} is not a pending snapshot jenv can read", path.display())),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-        }
+        let Some(text) = read_text(&path)? else { return Ok(None) };
+        serde_json::from_str(&text)
+            .map(Some)
+            .with_context(|| format!("{} is not a pending snapshot jenv can read", path.display()))
     }
 
     /// Every pending snapshot of the folder, oldest first.
@@ -85,12 +83,7 @@ impl Pending {
     }
 
     pub fn remove(&self, tag: &str) -> Result<()> {
-        match fs::remove_file(self.path(tag)) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                Err(err).with_context(|| format!("cannot remove {}", self.path(tag).display()))
-            }
-            _ => Ok(()),
-        }
+        remove_if_exists(&self.path(tag))
     }
 
     fn path(&self, tag: &str) -> PathBuf {
@@ -149,99 +142,97 @@ pub enum Settled {
     Interrupted { tag: String },
 }
 
-impl Context {
-    /// Finishes, or marks interrupted, the snapshots a killed `jenv snapshot` of this folder
-    /// left. Does nothing while another jenv command works on the folder (it may be that snapshot).
-    pub async fn settle_interrupted(&self) -> Result<Vec<Settled>> {
-        let pending = Pending::new(&self.state, self.env_name());
-        if pending.all()?.iter().all(|p| p.interrupted) {
-            return Ok(Vec::new());
-        }
-        let locks = OpLocks::new(&self.state);
-        let Some(_op) = locks.try_acquire(self.env_name(), "jenv finishing an interrupted snapshot")? else {
-            return Ok(Vec::new());
-        };
-        let mut settled = Vec::new();
-        // Read again under the lock: the holder we gave way to may have finished its own.
-        for snapshot in pending.all()?.into_iter().filter(|p| !p.interrupted) {
-            settled.extend(self.settle(&pending, snapshot).await?);
-        }
-        Ok(settled)
+/// Finishes, or marks interrupted, the snapshots a killed `jenv snapshot` of this folder
+/// left. Does nothing while another jenv command works on the folder (it may be that snapshot).
+pub async fn settle(nb: &Notebook) -> Result<Vec<Settled>> {
+    let pending = Pending::new(&nb.state, nb.name());
+    if pending.all()?.iter().all(|p| p.interrupted) {
+        return Ok(Vec::new());
     }
-
-    async fn settle(&self, pending: &Pending, mut snapshot: PendingSnapshot) -> Result<Option<Settled>> {
-        let repository = &self.project.manifest.repository;
-        let inspected = self.engine.inspect_image(&format!("{repository}:{}", snapshot.tag)).await?;
-        let record = inspected.as_ref().and_then(|image| record_label(image, &snapshot.tag));
-        let container = self.container().await?;
-        let mut found = Found {
-            image: inspected.as_ref().and_then(|i| i.id.clone()),
-            record: record.is_some(),
-            same_packages: None,
-            latest: self.engine.inspect_image(&format!("{repository}:latest")).await?.and_then(|i| i.id),
-            container: container.as_ref().map(|c| c.id.clone()),
-        };
-        // Listed as the notebook's user sees it; without a container jenv trusts the whole image.
-        if let (Some(image), Some(container), true) = (&found.image, &container, found.record) {
-            let listing = self.image_listing(image, container).await?;
-            found.same_packages = Some(self.parse(&listing) == self.parse(&snapshot.listing));
-        }
-        let verdict = decide(&snapshot, &found);
-        if verdict != Verdict::Wait {
-            self.clear_leftovers(&snapshot, found.image.as_deref()).await?;
-        }
-        match verdict {
-            Verdict::Wait => Ok(None),
-            Verdict::Nothing => {
-                pending.remove(&snapshot.tag)?;
-                Ok(None)
-            }
-            Verdict::Interrupted => {
-                snapshot.interrupted = true;
-                pending.save(&snapshot)?;
-                Ok(Some(Settled::Interrupted { tag: snapshot.tag }))
-            }
-            Verdict::Finish { current, baseline } => {
-                let (Some(image), Some(inspected), Some(mut record)) = (found.image, inspected, record) else {
-                    unreachable!("only a labelled image is finished")
-                };
-                let parent = self.engine.inspect_image(&snapshot.parent).await?.and_then(|i| i.size);
-                // The commit's own layer, as the snapshot measures it.
-                record.size_added = inspected.size.zip(parent).map_or(0, |(size, parent)| size - parent);
-                Records::new(&self.state, self.env_name()).save(&record)?;
-                if current {
-                    self.engine.tag(&image, repository, "latest").await?;
-                    record::write_lock(&self.project.folder, &record)?;
-                }
-                if baseline {
-                    self.update_record(|r| r.baseline = Some(image.clone()))?;
-                }
-                pending.remove(&snapshot.tag)?;
-                Ok(Some(Settled::Finished { tag: snapshot.tag, current }))
-            }
-        }
+    let locks = EnvLocks::new(&nb.state);
+    let Some(_op) = locks.try_acquire(nb.name(), "jenv finishing an interrupted snapshot")? else {
+        return Ok(Vec::new());
+    };
+    let mut settled = Vec::new();
+    // Read again under the lock: the holder we gave way to may have finished its own.
+    for snapshot in pending.all()?.into_iter().filter(|p| !p.interrupted) {
+        settled.extend(settle_one(nb, &pending, snapshot).await?);
     }
+    Ok(settled)
+}
 
-    /// Removes what the killed snapshot had made besides its image: its flatten helper, and
-    /// the unflattened image a flatten left untagged.
-    async fn clear_leftovers(&self, snapshot: &PendingSnapshot, tagged: Option<&str>) -> Result<()> {
-        self.engine.remove(&format!("{}-flatten-{}", self.project.container_name(), snapshot.pid)).await?;
-        if let Some(committed) = snapshot.image.as_deref().filter(|id| Some(*id) != tagged)
-            && let Some(untagged) = self.engine.inspect_image(committed).await?
-            && untagged.repo_tags.unwrap_or_default().is_empty()
-        {
-            self.engine.remove_image(committed).await?;
+async fn settle_one(nb: &Notebook, pending: &Pending, mut snapshot: PendingSnapshot) -> Result<Option<Settled>> {
+    let repository = &nb.project.manifest.repository;
+    let inspected = nb.engine.inspect_image(&format!("{repository}:{}", snapshot.tag)).await?;
+    let record = inspected.as_ref().and_then(|image| record_label(image, &snapshot.tag));
+    let container = nb.find().await?;
+    let mut found = Found {
+        image: inspected.as_ref().map(|i| i.id.clone()),
+        record: record.is_some(),
+        same_packages: None,
+        latest: nb.engine.inspect_image(&format!("{repository}:latest")).await?.map(|i| i.id),
+        container: container.as_ref().map(|c| c.id.clone()),
+    };
+    // Listed as the notebook's user sees it; without a container jenv trusts the whole image.
+    if let (Some(image), Some(container), true) = (&found.image, &container, found.record) {
+        let packages = nb.packages();
+        let listing = packages.image_listing(image, container).await?;
+        found.same_packages = Some(packages.installed(&listing) == packages.installed(&snapshot.listing));
+    }
+    let verdict = decide(&snapshot, &found);
+    if verdict != Verdict::Wait {
+        clear_leftovers(nb, &snapshot, found.image.as_deref()).await?;
+    }
+    match verdict {
+        Verdict::Wait => Ok(None),
+        Verdict::Nothing => {
+            pending.remove(&snapshot.tag)?;
+            Ok(None)
         }
-        Ok(())
+        Verdict::Interrupted => {
+            snapshot.interrupted = true;
+            pending.save(&snapshot)?;
+            Ok(Some(Settled::Interrupted { tag: snapshot.tag }))
+        }
+        Verdict::Finish { current, baseline } => {
+            let (Some(image), Some(inspected), Some(mut record)) = (found.image, inspected, record) else {
+                unreachable!("only a labelled image is finished")
+            };
+            let parent = nb.engine.inspect_image(&snapshot.parent).await?.and_then(|i| i.size);
+            // The commit's own layer, as the snapshot measures it.
+            record.size_added = inspected.size.zip(parent).map_or(0, |(size, parent)| size - parent);
+            RecordStore::new(&nb.state, nb.name()).save(&record)?;
+            if current {
+                nb.engine.tag(&image, repository, "latest").await?;
+                record::write_folder_record(&nb.project.folder, &record)?;
+            }
+            if baseline {
+                nb.update_state(|r| r.baseline = Some(image.clone()))?;
+            }
+            pending.remove(&snapshot.tag)?;
+            Ok(Some(Settled::Finished { tag: snapshot.tag, current }))
+        }
     }
 }
 
+/// Removes what the killed snapshot had made besides its image: its flatten helper, and
+/// the unflattened image a flatten left untagged.
+async fn clear_leftovers(nb: &Notebook, snapshot: &PendingSnapshot, tagged: Option<&str>) -> Result<()> {
+    nb.engine.remove(&format!("{}-flatten-{}", nb.project.container_name(), snapshot.pid)).await?;
+    if let Some(committed) = snapshot.image.as_deref().filter(|id| Some(*id) != tagged)
+        && let Some(untagged) = nb.engine.inspect_image(committed).await?
+        && untagged.repo_tags.is_empty()
+    {
+        nb.engine.remove_image(committed).await?;
+    }
+    Ok(())
+}
+
 /// The record a snapshot image carries as a label, if it is the record of `tag`.
-fn record_label(image: &ImageInspect, tag: &str) -> Option<Record> {
-    let labels = image.config.as_ref()?.labels.as_ref()?;
-    let text = labels.get(label::RECORD).filter(|text| !text.is_empty())?;
-    let record = Record::parse(text, std::path::Path::new(label::RECORD)).ok()?;
-    (labels.get(label::SNAPSHOT_TAG).map(String::as_str) == Some(tag) && record.snapshot == tag).then_some(record)
+fn record_label(image: &ImageInfo, tag: &str) -> Option<PackageRecord> {
+    let labels = SnapshotLabels::from_map(&image.labels);
+    let record = PackageRecord::parse(labels.record.as_deref()?, std::path::Path::new(labels::RECORD)).ok()?;
+    (labels.tag == tag && record.snapshot == tag).then_some(record)
 }
 
 #[cfg(test)]
@@ -328,7 +319,7 @@ mod tests {
         store.save(&newer).unwrap();
         store.save(&older).unwrap();
         // A record beside them is no pending snapshot.
-        Records::new(&StateDir { root: tmp.path().into() }, "env").save(&Record::default()).unwrap();
+        RecordStore::new(&StateDir { root: tmp.path().into() }, "env").save(&PackageRecord::default()).unwrap();
         assert_eq!(store.all().unwrap(), [older.clone(), newer.clone()]);
         store.remove(&older.tag).unwrap();
         store.remove(&older.tag).unwrap();

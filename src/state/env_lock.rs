@@ -5,38 +5,40 @@
 //! The state lock (`state.lock`) guards the port leases for a moment; this one may be held for
 //! the seconds a commit takes, and only by commands about the same folder.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::state::StateDir;
+use crate::state::files::private_dir;
+use crate::state::{StateDir, Sub};
 
 /// Held while an operation runs; the lock is released when it drops.
 #[derive(Debug)]
-pub struct OpLock {
+pub struct EnvLock {
     _file: File,
 }
 
-pub struct OpLocks {
+pub struct EnvLocks {
     dir: PathBuf,
 }
 
-impl OpLocks {
-    pub fn new(state: &StateDir) -> OpLocks {
-        OpLocks { dir: state.path("locks") }
+impl EnvLocks {
+    pub fn new(state: &StateDir) -> EnvLocks {
+        EnvLocks { dir: state.sub(Sub::Locks) }
     }
 
-    /// Takes the lock for `env_name`, waiting (and saying so on stderr) while another jenv
-    /// process holds it. `activity` names this operation for others to see, e.g. `jenv snapshot`.
-    pub async fn acquire(&self, env_name: &str, activity: &str) -> Result<OpLock> {
+    /// Takes the lock for `env_name`, waiting while another jenv process holds it; `on_wait`
+    /// hears who that is (`` `jenv snapshot (pid 42)` ``) before the wait. `activity` names this
+    /// operation for others to see, e.g. `jenv snapshot`.
+    pub async fn acquire(&self, env_name: &str, activity: &str, on_wait: impl FnOnce(&str)) -> Result<EnvLock> {
         let mut file = self.open(env_name)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                eprintln!("waiting for {} to finish", describe(&holder_of(&mut file)));
+                on_wait(&holder_phrase(&holder_of(&mut file)));
                 file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
                     .await
                     .context("the lock wait was cancelled")?
@@ -48,7 +50,7 @@ impl OpLocks {
     }
 
     /// Takes the lock for `env_name` if no other jenv process holds it; `None` when one does.
-    pub fn try_acquire(&self, env_name: &str, activity: &str) -> Result<Option<OpLock>> {
+    pub fn try_acquire(&self, env_name: &str, activity: &str) -> Result<Option<EnvLock>> {
         let file = self.open(env_name)?;
         match file.try_lock() {
             Ok(()) => held(file, activity).map(Some),
@@ -67,11 +69,7 @@ impl OpLocks {
     }
 
     fn open(&self, env_name: &str) -> Result<File> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .with_context(|| format!("cannot create {}", self.dir.display()))?;
+        private_dir(&self.dir)?;
         let path = self.path(env_name);
         OpenOptions::new()
             .create(true)
@@ -89,11 +87,11 @@ impl OpLocks {
 }
 
 /// The lock just taken on `file`, with `activity` written inside for others to see.
-fn held(mut file: File, activity: &str) -> Result<OpLock> {
+fn held(mut file: File, activity: &str) -> Result<EnvLock> {
     file.set_len(0)?;
     file.rewind()?;
     write!(file, "{activity} (pid {})", std::process::id())?;
-    Ok(OpLock { _file: file })
+    Ok(EnvLock { _file: file })
 }
 
 fn holder_of(file: &mut File) -> String {
@@ -102,7 +100,7 @@ fn holder_of(file: &mut File) -> String {
     text.trim().to_string()
 }
 
-fn describe(holder: &str) -> String {
+fn holder_phrase(holder: &str) -> String {
     if holder.is_empty() { "another jenv command on this folder".to_string() } else { format!("`{holder}`") }
 }
 
@@ -113,15 +111,15 @@ mod tests {
     #[tokio::test]
     async fn a_held_lock_is_busy_with_its_activity_and_free_once_dropped() {
         let tmp = tempfile::tempdir().unwrap();
-        let locks = OpLocks::new(&StateDir { root: tmp.path().join("jenv") });
+        let locks = EnvLocks::new(&StateDir { root: tmp.path().join("jenv") });
         assert_eq!(locks.busy("env"), None, "never locked");
-        let held = locks.acquire("env", "jenv snapshot").await.unwrap();
+        let held = locks.acquire("env", "jenv snapshot", |_| {}).await.unwrap();
         let busy = locks.busy("env").expect("held");
         assert!(busy.starts_with("jenv snapshot (pid "), "{busy}");
         assert_eq!(locks.busy("other"), None, "per environment");
         drop(held);
         assert_eq!(locks.busy("env"), None);
-        let again = locks.acquire("env", "jenv up").await.unwrap();
+        let again = locks.acquire("env", "jenv up", |_| {}).await.unwrap();
         assert!(locks.busy("env").unwrap().starts_with("jenv up (pid "), "the old text is replaced");
         drop(again);
     }
@@ -129,8 +127,8 @@ mod tests {
     #[tokio::test]
     async fn try_acquire_gives_way_to_a_holder() {
         let tmp = tempfile::tempdir().unwrap();
-        let locks = OpLocks::new(&StateDir { root: tmp.path().join("jenv") });
-        let held = locks.acquire("env", "jenv snapshot").await.unwrap();
+        let locks = EnvLocks::new(&StateDir { root: tmp.path().join("jenv") });
+        let held = locks.acquire("env", "jenv snapshot", |_| {}).await.unwrap();
         assert!(locks.try_acquire("env", "jenv status").unwrap().is_none());
         assert!(locks.busy("env").unwrap().starts_with("jenv snapshot (pid "), "the holder's text is kept");
         drop(held);
@@ -142,11 +140,11 @@ mod tests {
     #[tokio::test]
     async fn a_second_acquire_waits_for_the_first() {
         let tmp = tempfile::tempdir().unwrap();
-        let locks = OpLocks::new(&StateDir { root: tmp.path().join("jenv") });
-        let held = locks.acquire("env", "first").await.unwrap();
+        let locks = EnvLocks::new(&StateDir { root: tmp.path().join("jenv") });
+        let held = locks.acquire("env", "first", |_| {}).await.unwrap();
         let waiter = tokio::spawn({
-            let locks = OpLocks { dir: locks.dir.clone() };
-            async move { locks.acquire("env", "second").await.map(|_| ()) }
+            let locks = EnvLocks { dir: locks.dir.clone() };
+            async move { locks.acquire("env", "second", |_| {}).await.map(|_| ()) }
         });
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         assert!(!waiter.is_finished(), "the second waits while the first holds the lock");

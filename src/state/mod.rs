@@ -3,22 +3,53 @@
 //! The engine's labels are the source of truth; this file only remembers what the engine cannot:
 //! each environment's token and the host ports it had last (so URLs stay stable).
 pub mod env_lock;
+pub mod files;
 pub mod run_env;
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Hinted;
+use crate::state::files::{create_private_dir, read_optional, write_atomic};
 
-const STATE_FILE: &str = "state.json";
-const LOCK_FILE: &str = "state.lock";
+pub const STATE_FILE: &str = "state.json";
+pub const STATE_LOCK_FILE: &str = "state.lock";
 const STATE_VERSION: u32 = 1;
+
+/// The folders inside the state folder, one per kind of file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sub {
+    /// Package listings per image ID (packages/baseline.rs).
+    Listings,
+    /// Snapshot records and pending-snapshot notes, per notebook (packages/record.rs, snapshot/interrupted.rs).
+    Snapshots,
+    /// The per-notebook operation locks (state/env_lock.rs).
+    Locks,
+    /// ssh port forwards of notebooks on ssh engines (notebook/forward.rs).
+    Forwards,
+    /// Each notebook's variables and token (state/run_env.rs).
+    Runtime,
+    /// The Jupyter config that lets a root host user run Jupyter (notebook/run_as.rs).
+    JupyterConfig,
+}
+
+impl Sub {
+    pub fn dir_name(self) -> &'static str {
+        match self {
+            Sub::Listings => "listings",
+            Sub::Snapshots => "snapshots",
+            Sub::Locks => "locks",
+            Sub::Forwards => "forwards",
+            Sub::Runtime => "runtime",
+            Sub::JupyterConfig => "jupyter-config",
+        }
+    }
+}
 
 /// The per-user state folder: `$JENV_HOME`, else the platform's data dir (`~/.local/share/jenv`).
 #[derive(Debug, Clone)]
@@ -45,7 +76,7 @@ impl StateDir {
     /// Takes the exclusive lock; it is held until the returned guard drops.
     pub fn lock(&self) -> Result<StateLock> {
         self.ensure_exists()?;
-        let path = self.root.join(LOCK_FILE);
+        let path = self.root.join(STATE_LOCK_FILE);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -60,13 +91,13 @@ impl StateDir {
     /// Reads the state without the lock (writes are atomic renames, so a reader sees a whole file).
     pub fn read(&self) -> Loaded {
         let path = self.root.join(STATE_FILE);
-        match fs::read_to_string(&path) {
-            Ok(text) => match serde_json::from_str::<State>(&text) {
+        match read_optional(&path) {
+            Ok(Some(text)) => match serde_json::from_str::<State>(&text) {
                 Ok(state) if state.version == STATE_VERSION => Loaded::Ok(state),
                 Ok(state) => Loaded::Corrupt(format!("{} has unknown version {}", path.display(), state.version)),
                 Err(err) => Loaded::Corrupt(format!("{} is unreadable: {err}", path.display())),
             },
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Loaded::Ok(State::default()),
+            Ok(None) => Loaded::Ok(State::default()),
             Err(err) => Loaded::Corrupt(format!("{} cannot be read: {err}", path.display())),
         }
     }
@@ -75,11 +106,13 @@ impl StateDir {
         self.root.join(name)
     }
 
+    /// One of the state folder's own folders.
+    pub fn sub(&self, sub: Sub) -> PathBuf {
+        self.root.join(sub.dir_name())
+    }
+
     pub fn ensure_exists(&self) -> Result<()> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.root)
+        create_private_dir(&self.root)
             .with_context(|| format!("cannot create jenv's state folder {}", self.root.display()))
     }
 }
@@ -112,7 +145,7 @@ pub enum Loaded {
 pub struct State {
     pub version: u32,
     /// Keyed by environment name (the manifest's `name`).
-    pub environments: BTreeMap<String, EnvRecord>,
+    pub environments: BTreeMap<String, EnvState>,
 }
 
 impl Default for State {
@@ -122,7 +155,7 @@ impl Default for State {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvRecord {
+pub struct EnvState {
     pub folder: PathBuf,
     pub token: String,
     /// Host port per port name: leased while `leased`, else the folder's preference for next time.
@@ -145,28 +178,12 @@ impl State {
     }
 }
 
-/// Writes `bytes` to `path` so that readers see either the old or the new file, never a part:
-/// a private temp file beside it, fsync, rename over, fsync the folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().context("state path has no parent")?;
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().unwrap().to_string_lossy(), std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
 
     fn dir() -> (tempfile::TempDir, StateDir) {
         let tmp = tempfile::tempdir().unwrap();
@@ -174,8 +191,8 @@ mod tests {
         (tmp, dir)
     }
 
-    fn record(port: u16, leased: bool) -> EnvRecord {
-        EnvRecord {
+    fn record(port: u16, leased: bool) -> EnvState {
+        EnvState {
             folder: PathBuf::from("/p"),
             token: "t".repeat(48),
             ports: BTreeMap::from([("jupyter".into(), port)]),
@@ -200,7 +217,7 @@ mod tests {
         assert!(matches!(lock.read(), Loaded::Ok(read) if read == state));
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir.root.join(STATE_FILE)), 0o600);
-        assert_eq!(mode(&dir.root.join(LOCK_FILE)), 0o600);
+        assert_eq!(mode(&dir.root.join(STATE_LOCK_FILE)), 0o600);
         assert_eq!(mode(&dir.root), 0o700);
         let leftovers: Vec<_> = fs::read_dir(&dir.root).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers.len(), 2, "no temp files left: {leftovers:?}");
@@ -227,7 +244,7 @@ mod tests {
     fn lock_is_exclusive_across_handles() {
         let (_tmp, dir) = dir();
         let held = dir.lock().unwrap();
-        let other = File::options().write(true).open(dir.root.join(LOCK_FILE)).unwrap();
+        let other = File::options().write(true).open(dir.root.join(STATE_LOCK_FILE)).unwrap();
         assert!(matches!(other.try_lock(), Err(fs::TryLockError::WouldBlock)));
         drop(held);
         other.try_lock().expect("free once the guard drops");

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::engine::EnvContainer;
-use crate::state::write_atomic;
+use crate::state::Sub;
+use crate::state::files::{private_dir, read_text, remove_if_exists, write_atomic};
 
 /// Where the variables file is mounted in the container.
 pub const TARGET: &str = "/tmp/jenv-env.sh";
@@ -33,16 +33,12 @@ pub struct RunEnv {
 impl RunEnv {
     /// `home` is the state folder the environment belongs to (its `jenv.home` label).
     pub fn new(home: &Path, env_name: &str) -> RunEnv {
-        RunEnv { dir: home.join("runtime"), name: env_name.to_string() }
-    }
-
-    pub fn of(container: &EnvContainer) -> RunEnv {
-        RunEnv::new(Path::new(&container.home), &container.name)
+        RunEnv { dir: home.join(Sub::Runtime.dir_name()), name: env_name.to_string() }
     }
 
     /// Writes the variables and returns the shell file to mount at [`TARGET`].
     pub fn write(&self, vars: &[(String, String)]) -> Result<PathBuf> {
-        crate::state::StateDir { root: self.dir.clone() }.ensure_exists()?;
+        private_dir(&self.dir)?;
         let map: BTreeMap<&str, &str> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         write_atomic(&self.path("json"), serde_json::to_string(&map)?.as_bytes())?;
         let script: String = vars.iter().map(|(k, v)| format!("{k}={}\n", shell_quote(v))).collect();
@@ -51,9 +47,9 @@ impl RunEnv {
         Ok(sh)
     }
 
-    /// The variables, for commands run in the container: `NAME=value`, without the token.
-    pub fn exec_env(&self) -> Result<Vec<String>> {
-        Ok(self.variables()?.into_iter().filter(|(k, _)| k != TOKEN).map(|(k, v)| format!("{k}={v}")).collect())
+    /// The variables, for commands run in the container: without the token.
+    pub fn exec_env(&self) -> Result<Vec<(String, String)>> {
+        Ok(self.variables()?.into_iter().filter(|(k, _)| k != TOKEN).collect())
     }
 
     /// The token the notebook was started with, if jenv's copy of its variables is readable.
@@ -64,12 +60,7 @@ impl RunEnv {
     /// Forgets the variables, once their container is gone.
     pub fn remove(&self) -> Result<()> {
         for extension in ["json", "sh"] {
-            match std::fs::remove_file(self.path(extension)) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(err).with_context(|| format!("cannot remove {}", self.path(extension).display()));
-                }
-                _ => {}
-            }
+            remove_if_exists(&self.path(extension))?;
         }
         Ok(())
     }
@@ -77,12 +68,9 @@ impl RunEnv {
     /// Every variable the container was started with (empty when jenv kept no copy).
     pub fn variables(&self) -> Result<BTreeMap<String, String>> {
         let path = self.path("json");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is unreadable", path.display())),
-            // A container made before jenv kept this file, or by another user: no variables.
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
-        }
+        // None: a container made before jenv kept this file, or by another user: no variables.
+        let Some(text) = read_text(&path)? else { return Ok(BTreeMap::new()) };
+        serde_json::from_str(&text).with_context(|| format!("{} is unreadable", path.display()))
     }
 
     fn path(&self, extension: &str) -> PathBuf {
@@ -119,9 +107,9 @@ mod tests {
         let sh = env.write(&vars).unwrap();
         assert_eq!(std::fs::read_to_string(&sh).unwrap(), "JUPYTER_TOKEN='abc'\nQUOTE='it'\\''s $HOME `x`'\n");
         assert_eq!(std::fs::metadata(&sh).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(env.exec_env().unwrap(), ["QUOTE=it's $HOME `x`"]);
+        assert_eq!(env.exec_env().unwrap(), [("QUOTE".to_string(), "it's $HOME `x`".to_string())]);
         assert_eq!(env.token().as_deref(), Some("abc"));
-        assert_eq!(RunEnv::new(dir.path(), "other").exec_env().unwrap(), Vec::<String>::new());
+        assert_eq!(RunEnv::new(dir.path(), "other").exec_env().unwrap(), Vec::<(String, String)>::new());
         env.remove().unwrap();
         assert!(!sh.exists() && env.token().is_none(), "removed with its container");
         env.remove().unwrap();

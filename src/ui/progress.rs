@@ -1,21 +1,10 @@
-//! Progress on long waits: a spinner or a byte bar on a terminal, one plain line otherwise.
+//! Progress on long waits: a spinner or a byte bar on a terminal, one plain line otherwise, and
+//! nothing at all under `--quiet`. Made by [`crate::ui::Console`].
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-
-static QUIET: AtomicBool = AtomicBool::new(false);
-
-/// `--quiet`: no progress at all, on a terminal or not.
-pub fn set_quiet(quiet: bool) {
-    QUIET.store(quiet, Ordering::Relaxed);
-}
-
-fn quiet() -> bool {
-    QUIET.load(Ordering::Relaxed)
-}
 
 fn on_terminal() -> bool {
     std::io::stderr().is_terminal()
@@ -25,8 +14,8 @@ fn on_terminal() -> bool {
 pub struct Spinner(Option<ProgressBar>);
 
 impl Spinner {
-    pub fn new(message: &str) -> Spinner {
-        if quiet() {
+    pub(super) fn new(message: &str, quiet: bool) -> Spinner {
+        if quiet {
             return Spinner(None);
         }
         if !on_terminal() {
@@ -46,59 +35,64 @@ impl Spinner {
 }
 
 /// A bar counting bytes, for image pulls and pushes.
-pub struct Bytes(Option<ProgressBar>);
+pub struct Bytes {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
 
 impl Bytes {
-    pub fn new(message: &str) -> Bytes {
-        if quiet() {
-            return Bytes(None);
+    pub(super) fn new(message: &str, quiet: bool) -> Bytes {
+        if quiet {
+            return Bytes { bar: None, quiet };
         }
         if !on_terminal() {
             eprintln!("{message}...");
-            return Bytes(None);
+            return Bytes { bar: None, quiet };
         }
         let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {eta}")
             .expect("static template")
             .progress_chars("=> ");
-        Bytes(Some(ProgressBar::new(0).with_style(style).with_message(message.to_string())))
+        Bytes { bar: Some(ProgressBar::new(0).with_style(style).with_message(message.to_string())), quiet }
     }
 
     /// A line of its own where there is no bar (not a terminal), e.g. a layer finished.
     pub fn line(&self, text: &str) {
-        if self.0.is_none() && !quiet() {
+        if self.bar.is_none() && !self.quiet {
             eprintln!("{text}");
         }
     }
 
     pub fn set(&self, done: u64, total: u64) {
-        if let Some(bar) = &self.0 {
+        if let Some(bar) = &self.bar {
             bar.set_length(total);
             bar.set_position(done);
         }
     }
 
     pub fn finish(self) {
-        if let Some(bar) = self.0 {
+        if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
     }
 }
 
 /// The steps of an image build: a spinner naming the current step on a terminal, a line per step
-/// otherwise. What the steps print is not shown (a failure quotes its last lines).
+/// otherwise, nothing under `--quiet`. What the steps print is not shown (a failure quotes its
+/// last lines).
 pub struct Steps {
     bar: Option<ProgressBar>,
     message: String,
+    /// A line per step: no terminal, and not quiet.
     plain: bool,
 }
 
 impl Steps {
-    pub fn new(message: &str) -> Steps {
-        let spinner = Spinner::new(message);
-        let plain = spinner.0.is_none() && !quiet();
-        Steps { bar: spinner.0, message: message.to_string(), plain }
+    pub(super) fn new(message: &str, quiet: bool) -> Steps {
+        let Spinner(bar) = Spinner::new(message, quiet);
+        Steps { plain: bar.is_none() && !quiet, bar, message: message.to_string() }
     }
 
+    /// The builder started an instruction (`Step 2/5 : RUN ...`).
     pub fn step(&self, text: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(format!("{}: {text}", self.message)),
@@ -107,15 +101,8 @@ impl Steps {
         }
     }
 
-    /// A warning about the build, printed also with --quiet.
-    pub fn warn(&self, text: &str) {
-        match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("warning: {text}")),
-            None => eprintln!("warning: {text}"),
-        }
-    }
-
-    pub fn output(&self, _text: &str) {
+    /// The step printed a line: the spinner turns.
+    pub fn output(&self) {
         if let Some(bar) = &self.bar {
             bar.tick();
         }

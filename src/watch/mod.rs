@@ -7,24 +7,27 @@
 //! noticed by polling the modification times of the site-packages folders, which costs the
 //! engine a stat and starts no process; only when one moves are packages listed.
 
+pub mod event;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context, Result};
 use notify::{EventKind, RecursiveMode, Watcher as _};
-use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines, Stdin};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep, sleep_until};
 
-use crate::engine::EnvContainer;
-use crate::notebook::Context;
+use crate::engine::types::Container;
+use crate::engine::types::LogChunk;
+use crate::manifest::Manifest;
+use crate::manifest::user_config::UserConfig;
+use crate::notebook::Notebook;
 use crate::packages::Change;
 use crate::packages::requirements::{self, Kind, Status};
 use crate::state::run_env::RunEnv;
+use crate::watch::event::Event;
 
 /// Quiet time after the last file event before acting: long enough to merge an editor's burst.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -32,11 +35,7 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// The quiet time after the last write before the watcher acts: `JENV_WATCH_DEBOUNCE_MS`
 /// (for editors or file systems that save in slower steps), else 100 ms.
 fn debounce() -> Duration {
-    std::env::var("JENV_WATCH_DEBOUNCE_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(DEBOUNCE)
+    crate::manifest::user_config::millis_from_env("JENV_WATCH_DEBOUNCE_MS", DEBOUNCE)
 }
 /// How often installs made inside the notebook are looked for.
 const PACKAGE_POLL: Duration = Duration::from_secs(2);
@@ -49,50 +48,12 @@ pub struct Options {
     pub json: bool,
 }
 
-/// What the watcher reports, as text or as one JSON object a line.
-#[derive(Debug, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-enum Event {
-    Watching { folder: String, files: Vec<String> },
-    WaitingForNotebook,
-    FileChanged { file: String, lines: Vec<String> },
-    FileDeleted { file: String },
-    AlreadySatisfied { file: String },
-    InstallStarted { file: String, command: String, at_ms: u128 },
-    InstallFailed { file: String, exit_code: i64 },
-    Installed { file: String },
-    PackagesChanged { changes: Vec<String> },
-    Snapshot { tag: String, size_added: i64, commit_ms: u128 },
-    Skipped { reason: String },
-}
-
-impl Event {
-    fn text(&self) -> String {
-        match self {
-            Event::Watching { folder, files } => format!("watching {} in {folder} (Ctrl-C to stop)", files.join(", ")),
-            Event::WaitingForNotebook => "the notebook is not running; waiting for `jenv up`".into(),
-            Event::FileChanged { file, lines } => {
-                let detail: String = lines.iter().map(|l| format!("\n{l}")).collect();
-                format!("{file} changed{}{detail}", if lines.is_empty() { "" } else { "; against what is installed:" })
-            }
-            Event::FileDeleted { file } => format!("{file} was deleted; nothing is uninstalled"),
-            Event::AlreadySatisfied { file } => {
-                format!("{file} changed, and the notebook already has everything it lists")
-            }
-            Event::InstallStarted { command, .. } => format!("installing: {command}"),
-            Event::InstallFailed { file, exit_code } => {
-                format!("installing {file} failed (exit code {exit_code}); no snapshot taken, still watching")
-            }
-            Event::Installed { file } => format!("installed {file}"),
-            Event::PackagesChanged { changes } => {
-                format!(
-                    "packages changed in the notebook:{}",
-                    changes.iter().map(|c| format!("\n  {c}")).collect::<String>()
-                )
-            }
-            Event::Snapshot { tag, commit_ms, .. } => format!("snapshot {tag} taken (committed in {commit_ms} ms)"),
-            Event::Skipped { reason } => reason.clone(),
-        }
+impl Options {
+    /// The watcher's options from the flags of `jenv watch` (or `jenv up --watch`): `--yes`, or
+    /// `yes = true` under [watch] in the manifest or the user config unless `--ask` says otherwise.
+    pub fn from_flags(yes: bool, ask: bool, json: bool, manifest: &Manifest, config: &UserConfig) -> Options {
+        let configured = manifest.watch.yes || config.watch_yes();
+        Options { yes: yes || (configured && !ask), json }
     }
 }
 
@@ -104,8 +65,9 @@ struct Watched {
 }
 
 struct Watcher<'a> {
-    ctx: &'a Context,
+    nb: &'a Notebook,
     options: Options,
+    report: &'a dyn Fn(&Event),
     files: Vec<Watched>,
     /// Each file's content when last acted on (`None`: absent).
     seen: BTreeMap<String, Option<Vec<u8>>>,
@@ -115,12 +77,12 @@ struct Watcher<'a> {
     recheck: bool,
     /// Changes already offered for a snapshot and declined: not offered again.
     offered: Vec<Change>,
-    input: Option<Lines<BufReader<Stdin>>>,
 }
 
-/// Runs until an error; the caller stops it (Ctrl-C) by dropping the future.
-pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
-    let files: Vec<Watched> = ctx
+/// Runs until an error, handing each event to `report`; the caller stops it (Ctrl-C) by
+/// dropping the future.
+pub async fn run(nb: &Notebook, options: Options, report: &dyn Fn(&Event)) -> Result<Infallible> {
+    let files: Vec<Watched> = nb
         .project
         .manifest
         .watch
@@ -128,7 +90,7 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
         .iter()
         .map(|name| Watched {
             name: name.clone(),
-            path: ctx.project.folder.join(name),
+            path: nb.project.folder.join(name),
             kind: Kind::of(Path::new(name).file_name().and_then(|n| n.to_str()).unwrap_or(name)),
         })
         .collect();
@@ -155,18 +117,18 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
 
     let seen = files.iter().map(|f| (f.name.clone(), std::fs::read(&f.path).ok())).collect();
     let mut watcher = Watcher {
-        ctx,
+        nb,
         options,
+        report,
         files,
         seen,
         site_dirs: None,
         stamps: Vec::new(),
         recheck: false,
         offered: Vec::new(),
-        input: None,
     };
     watcher.emit(Event::Watching {
-        folder: ctx.project.folder.display().to_string(),
+        folder: nb.project.folder.display().to_string(),
         files: watcher.files.iter().map(|f| f.name.clone()).collect(),
     });
 
@@ -197,21 +159,17 @@ pub async fn run(ctx: &Context, options: Options) -> Result<Infallible> {
 
 impl Watcher<'_> {
     fn emit(&self, event: Event) {
-        if self.options.json {
-            println!("{}", serde_json::to_string(&event).expect("events serialize"));
-        } else {
-            println!("{}", event.text());
-        }
+        (self.report)(&event);
     }
 
     fn is_watched(&self, path: &Path) -> bool {
         self.files.iter().any(|f| f.path == path)
     }
 
-    async fn wait_for_notebook(&self) -> Result<EnvContainer> {
+    async fn wait_for_notebook(&self) -> Result<Container> {
         let mut announced = false;
         loop {
-            if let Some(container) = self.ctx.container().await?.filter(EnvContainer::is_running) {
+            if let Some(container) = self.nb.find().await?.filter(Container::is_running) {
                 return Ok(container);
             }
             if !announced {
@@ -224,8 +182,8 @@ impl Watcher<'_> {
 
     /// The running container, waiting for it if it stopped; a new container resets what is
     /// known about its packages, and requirement files changed meanwhile are acted on.
-    async fn ensure_running(&mut self, container: EnvContainer) -> Result<EnvContainer> {
-        let current = self.ctx.container().await?.filter(EnvContainer::is_running);
+    async fn ensure_running(&mut self, container: Container) -> Result<Container> {
+        let current = self.nb.find().await?.filter(Container::is_running);
         match current {
             Some(current) if current.id == container.id => Ok(current),
             _ => {
@@ -242,7 +200,7 @@ impl Watcher<'_> {
         }
     }
 
-    async fn on_files_settled(&mut self, container: &EnvContainer) -> Result<()> {
+    async fn on_files_settled(&mut self, container: &Container) -> Result<()> {
         for index in 0..self.files.len() {
             let (name, path) = (self.files[index].name.clone(), self.files[index].path.clone());
             let content = std::fs::read(&path).ok();
@@ -258,11 +216,12 @@ impl Watcher<'_> {
         Ok(())
     }
 
-    async fn on_file_changed(&mut self, container: &EnvContainer, index: usize, text: &str) -> Result<()> {
+    async fn on_file_changed(&mut self, container: &Container, index: usize, text: &str) -> Result<()> {
         let (name, kind) = (self.files[index].name.clone(), self.files[index].kind);
         let mut lines = Vec::new();
         if kind == Kind::Pip {
-            let installed = self.ctx.parse(&self.ctx.list_packages(container, false).await?);
+            let packages = self.nb.packages();
+            let installed = packages.installed(&packages.list(container, false).await?);
             let compared = requirements::compare(text, &installed);
             if compared.iter().all(|l| l.status == Status::Satisfied) {
                 self.emit(Event::AlreadySatisfied { file: name });
@@ -277,12 +236,14 @@ impl Watcher<'_> {
         let file = Path::new(&name);
         let command = kind.install_command(&file.file_name().unwrap_or_default().to_string_lossy());
         let folder = file.parent().filter(|p| !p.as_os_str().is_empty());
-        let mount = &self.ctx.project.manifest.mount;
+        let mount = &self.nb.project.manifest.mount;
         let working_dir = folder.map_or_else(|| mount.clone(), |f| format!("{mount}/{}", f.display()));
         self.emit(Event::InstallStarted { file: name.clone(), command: command.join(" "), at_ms: unix_millis() });
-        let env = RunEnv::of(container).exec_env()?;
-        let outcome =
-            self.ctx.engine.exec(&container.exec_target(&env), &working_dir, &command, self.options.json).await?;
+        let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
+        // Under `--json` the installer's stdout goes to stderr, between the event lines.
+        let console = self.nb.console.with_json(self.options.json);
+        let output = |chunk: LogChunk| console.container_output(chunk.stream(), chunk.bytes());
+        let outcome = self.nb.engine.exec(&container.exec_target(&env), &working_dir, &command, output).await?;
         if outcome.exit_code != 0 {
             self.emit(Event::InstallFailed { file: name, exit_code: outcome.exit_code });
             return Ok(());
@@ -292,11 +253,11 @@ impl Watcher<'_> {
     }
 
     /// Looks for installs made inside the notebook when a site-packages folder changed.
-    async fn on_poll(&mut self, container: &EnvContainer) -> Result<()> {
+    async fn on_poll(&mut self, container: &Container) -> Result<()> {
         let dirs = self.site_dirs(container).await?;
         let mut stamps = Vec::with_capacity(dirs.len());
         for dir in &dirs {
-            stamps.push(self.ctx.engine.path_mtime(&container.id, dir).await?);
+            stamps.push(self.nb.engine.path_mtime(&container.id, dir).await?);
         }
         // Times have one-second resolution: after a move, look once more in case a second
         // install landed within the same second.
@@ -307,7 +268,7 @@ impl Watcher<'_> {
         if !look {
             return Ok(());
         }
-        let changes = self.ctx.pending_changes(container).await?;
+        let changes = self.nb.packages().pending_changes(container).await?;
         if changes.is_empty() || changes == self.offered {
             return Ok(());
         }
@@ -321,16 +282,16 @@ impl Watcher<'_> {
     }
 
     /// The folders whose modification time moves when a package is installed or removed.
-    async fn site_dirs(&mut self, container: &EnvContainer) -> Result<Vec<String>> {
+    async fn site_dirs(&mut self, container: &Container) -> Result<Vec<String>> {
         if let Some((id, dirs)) = &self.site_dirs
             && *id == container.id
         {
             return Ok(dirs.clone());
         }
         let script = "import site, sys; print('\\n'.join([p for p in sys.path if p] + [site.getusersitepackages()]))";
-        let env = RunEnv::of(container).exec_env()?;
-        let (_, text) = self.ctx.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
-        let mount = format!("{}/", self.ctx.project.manifest.mount.trim_end_matches('/'));
+        let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
+        let (_, text) = self.nb.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
+        let mount = format!("{}/", self.nb.project.manifest.mount.trim_end_matches('/'));
         let mut dirs: Vec<String> = text
             .lines()
             .map(str::trim)
@@ -344,7 +305,7 @@ impl Watcher<'_> {
     }
 
     async fn snapshot(&mut self, message: &str) -> Result<()> {
-        let snapshot = self.ctx.snapshot(message, false).await?;
+        let snapshot = crate::snapshot::take(self.nb, message, false).await?;
         self.offered.clear();
         self.emit(Event::Snapshot {
             tag: snapshot.tag,
@@ -360,16 +321,13 @@ impl Watcher<'_> {
         if self.options.yes {
             return Ok(true);
         }
-        if !std::io::stdin().is_terminal() {
+        if !self.nb.console.interactive() {
             self.emit(Event::Skipped {
                 reason: "no terminal to ask; run `jenv watch --yes` to install and snapshot unattended".into(),
             });
             return Ok(false);
         }
-        eprint!("{question} [y/N] ");
-        let input = self.input.get_or_insert_with(|| BufReader::new(tokio::io::stdin()).lines());
-        let answer = input.next_line().await?.unwrap_or_default();
-        let yes = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+        let yes = self.nb.console.confirm(question).await?;
         if !yes {
             self.emit(Event::Skipped { reason: "skipped; still watching".into() });
         }
@@ -379,4 +337,29 @@ impl Watcher<'_> {
 
 fn unix_millis() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::InitOptions;
+    use crate::manifest::user_config::WatchDefaults;
+
+    #[test]
+    fn yes_comes_from_the_flag_or_either_config_and_ask_overrides_the_configs() {
+        let mut manifest = Manifest::for_folder(Path::new("/work/folder"), InitOptions::default()).unwrap();
+        let unset = UserConfig::default();
+        let config_yes = UserConfig { watch: WatchDefaults { yes: Some(true) }, ..Default::default() };
+        let yes = |yes, ask, manifest: &Manifest, config: &UserConfig| {
+            Options::from_flags(yes, ask, false, manifest, config).yes
+        };
+        assert!(!yes(false, false, &manifest, &unset));
+        assert!(yes(true, false, &manifest, &unset));
+        assert!(yes(false, false, &manifest, &config_yes));
+        assert!(!yes(false, true, &manifest, &config_yes));
+        manifest.watch.yes = true;
+        assert!(yes(false, false, &manifest, &unset));
+        assert!(!yes(false, true, &manifest, &unset));
+        assert!(Options::from_flags(false, false, true, &manifest, &unset).json);
+    }
 }
