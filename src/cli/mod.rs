@@ -7,6 +7,7 @@ pub mod diff;
 pub mod doctor;
 pub mod down;
 pub mod exec;
+pub mod export;
 pub mod history;
 pub mod init;
 pub mod json;
@@ -78,8 +79,10 @@ pub enum Command {
     Rollback(rollback::RollbackArgs),
     /// Remove old snapshots that no container uses
     Prune(prune::PruneArgs),
-    /// Recreate this folder's image from its base image and .jupyter-env.lock
+    /// Recreate this folder's image from its base image and .jupyter-env.lock (or its [build] files)
     Rebuild,
+    /// Write the latest snapshot as files that rebuild it: Dockerfile, requirements, binder/, devcontainer
+    Export(export::ExportArgs),
     /// Watch requirement files and in-notebook installs; offer to install and snapshot
     Watch(watch::WatchArgs),
     /// Send this folder's current snapshot to the registry its repository names
@@ -139,6 +142,7 @@ async fn dispatch(command: Command, console: Console) -> Result<ExitCode> {
         Command::Rollback(args) => rollback::run(args, console).await,
         Command::Prune(args) => prune::run(args, console).await,
         Command::Rebuild => rebuild::run(console).await,
+        Command::Export(args) => export::run(args, console).await,
         Command::Watch(args) => watch::run(args, console).await,
         Command::Doctor(args) => doctor::run(args, console).await,
         Command::Push(args) => push::run(args, console).await,

@@ -1,4 +1,5 @@
-//! `jenv rebuild`: this folder's image again, from its base image and .jupyter-env.lock.
+//! `jenv rebuild`: this folder's image again, from its base image and .jupyter-env.lock (or its
+//! `[build]` files).
 
 use std::process::ExitCode;
 

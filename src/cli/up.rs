@@ -67,6 +67,9 @@ pub async fn run(args: UpArgs, console: Console) -> Result<ExitCode> {
             }
         }
     }
+    // Files that build the folder's image (`jenv export` writes them), where neither a snapshot
+    // nor the registry has it.
+    crate::snapshot::build::build_if_missing(&nb).await?;
     let live = nb.up().await?;
     let endpoint = nb.engine.endpoint();
     if !endpoint.ports_reachable_here() {

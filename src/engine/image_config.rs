@@ -10,6 +10,11 @@ use bollard::models::ContainerConfig;
 pub struct ImageConfig(pub(super) bollard::models::ImageConfig);
 
 impl ImageConfig {
+    /// The user the image runs as (empty: root, or whatever the engine defaults to).
+    pub fn user(&self) -> &str {
+        self.0.user.as_deref().unwrap_or_default()
+    }
+
     /// The image's variables, `NAME=value`.
     pub fn env(&self) -> &[String] {
         self.0.env.as_deref().unwrap_or_default()

@@ -7,6 +7,7 @@
 //! writes), endpoint.rs and dial.rs (which engine, and how to reach it), registry.rs
 //! (credentials), reference.rs (image names).
 pub mod archive;
+pub mod build;
 pub mod dial;
 pub mod endpoint;
 pub mod helper;
@@ -584,6 +585,7 @@ fn image_info(image: ImageInspect) -> ImageInfo {
         size: image.size,
         layers: image.root_fs.and_then(|r| r.layers).map_or(0, |layers| layers.len()),
         repo_tags: image.repo_tags.unwrap_or_default(),
+        repo_digests: image.repo_digests.unwrap_or_default(),
         labels: config.0.labels.clone().unwrap_or_default(),
         config,
     }

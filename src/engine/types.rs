@@ -171,6 +171,8 @@ pub struct ImageInfo {
     pub layers: usize,
     /// `repository:tag` names pointing at it.
     pub repo_tags: Vec<String>,
+    /// `repository@sha256:...` for each registry it was pulled from or pushed to.
+    pub repo_digests: Vec<String>,
     pub labels: HashMap<String, String>,
     pub config: ImageConfig,
 }

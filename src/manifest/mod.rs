@@ -1,4 +1,5 @@
 //! The `.jupyter-env` manifest: its schema, validation, and discovery from any subfolder.
+pub mod build;
 pub mod docker_run;
 pub mod dotenv;
 pub mod keys;
@@ -13,6 +14,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Hinted;
+use crate::manifest::build::BuildSpec;
 use crate::manifest::keys::{JupyterUi, MountSpec, PortSpec, Resources};
 use crate::manifest::user_config::UserConfig;
 
@@ -57,6 +59,9 @@ pub struct Manifest {
     /// What `jenv watch` follows.
     #[serde(skip_serializing_if = "WatchConfig::is_default")]
     pub watch: WatchConfig,
+    /// The files the image can be built from (`jenv export` writes them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildSpec>,
 }
 
 /// `.jupyter-env` as a person may write it: every key can be left out and then has the default
@@ -79,6 +84,7 @@ struct Written {
     resources: Resources,
     #[serde(default)]
     watch: WatchConfig,
+    build: Option<BuildSpec>,
 }
 
 impl Written {
@@ -97,6 +103,7 @@ impl Written {
             mounts: self.mounts,
             resources: self.resources,
             watch: self.watch,
+            build: self.build,
         }
     }
 }
@@ -194,6 +201,7 @@ impl Manifest {
             mounts: options.mounts,
             resources: options.resources,
             watch: WatchConfig::default(),
+            build: None,
         };
         manifest.validate()?;
         Ok(manifest)
@@ -266,6 +274,9 @@ impl Manifest {
             return Err(Hinted::new("`env_file` is empty", "name a dotenv file, e.g. `env_file = \".env\"`").into());
         }
         keys::validate_mounts(&self.mounts, &self.mount)?;
+        if let Some(build) = &self.build {
+            build.validate()?;
+        }
         self.resources.validate()
     }
 

@@ -26,7 +26,8 @@ pub struct Pulled {
 }
 
 /// The folder's own committed image when it has one (pulled from its registry if it is
-/// published there), else the base image (pulled if missing).
+/// published there; a folder with `[build]` files has it built before, by
+/// `snapshot::build::build_if_missing`), else the base image (pulled if missing).
 pub async fn start_image(nb: &Notebook) -> Result<(String, ImageInfo)> {
     let own = format!("{}:latest", nb.project.manifest.repository);
     if let Some(inspected) = nb.engine.inspect_image(&own).await? {
@@ -97,22 +98,26 @@ pub async fn pull(nb: &Notebook) -> Result<Pulled> {
 /// For `jenv up` when the folder's image is not here: pulls it when the repository names a
 /// registry. `Ok(false)` when there is nothing to pull. A folder whose lock file names a
 /// snapshot fails on a refused or unreachable registry rather than quietly starting from the
-/// base image; one without a lock has nothing it expects, so it says why and starts fresh.
-async fn pull_if_published(nb: &Notebook) -> Result<bool> {
+/// base image (or its `[build]` files); one without a lock has nothing it expects, so it says
+/// why and starts fresh.
+pub async fn pull_if_published(nb: &Notebook) -> Result<bool> {
     let Ok(host) = registry_host(&nb.project) else { return Ok(false) };
     let expected = record::read_folder_record(&nb.project.folder)?;
-    let base = &nb.project.manifest.image;
+    let manifest = &nb.project.manifest;
+    let fresh = match &manifest.build {
+        Some(build) => format!("the files [build] names ({})", build.dockerfile),
+        None => format!("the base image {}", manifest.image),
+    };
     match pull(nb).await {
         Ok(_) => Ok(true),
         Err(err) if err.downcast_ref::<NotPublished>().is_some() => {
-            let rebuild = if expected.is_some() { "; `jenv rebuild` recreates it from .jupyter-env.lock" } else { "" };
-            nb.console.note(format_args!("{err}\nstarting from the base image {base}{rebuild}"));
+            let lock_only = expected.is_some() && manifest.build.is_none();
+            let rebuild = if lock_only { "; `jenv rebuild` recreates it from .jupyter-env.lock" } else { "" };
+            nb.console.note(format_args!("{err}\nstarting from {fresh}{rebuild}"));
             Ok(false)
         }
         Err(err) if expected.is_none() => {
-            nb.console.note(format_args!(
-                "note: no snapshot fetched from {host} ({err:#}); starting from the base image {base}"
-            ));
+            nb.console.note(format_args!("note: no snapshot fetched from {host} ({err:#}); starting from {fresh}"));
             Ok(false)
         }
         Err(err) => Err(err),

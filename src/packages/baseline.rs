@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use crate::engine::Engine;
 use crate::engine::helper::{self, with_helper};
-use crate::engine::types::{Container, StartError};
+use crate::engine::types::{Container, ExecTarget, StartError};
 use crate::error::hinted;
 use crate::packages::{self, Change, Installed};
 use crate::state::files::write_atomic;
@@ -104,17 +104,45 @@ impl<'a> Packages<'a> {
     /// The package listing of `image` as `container`'s notebook user sees it: from the cache,
     /// else listed in a short-lived helper container started from the image.
     pub async fn image_listing(&self, image: &str, container: &Container) -> Result<String> {
+        self.listed_in_helper(image, &container.user, async |name: &str| {
+            let helper_view = Container { id: name.to_string(), ..container.clone() };
+            self.list(&helper_view, false).await
+        })
+        .await
+    }
+
+    /// The package listing of `image` as `user` sees it, for an image no notebook runs (a
+    /// snapshot, a base image, a build): from the cache, else listed in a helper container.
+    pub async fn image_listing_as(&self, image: &str, user: &str) -> Result<String> {
+        self.listed_in_helper(image, user, async |name: &str| {
+            let target = ExecTarget { container: name, user, env: &[] };
+            let script = packages::listing_script(false);
+            let (code, text) = self.engine.exec_capture(&target, &["sh", "-c", &script]).await?;
+            if code != 0 {
+                hinted!("cannot list the packages of {image}: {}", text.trim(); "check that the image has python3 and sh");
+            }
+            Ok(text)
+        })
+        .await
+    }
+
+    /// `image`'s listing from the cache, else `list` run in a helper started from it as `user`.
+    async fn listed_in_helper(
+        &self,
+        image: &str,
+        user: &str,
+        list: impl AsyncFnOnce(&str) -> Result<String>,
+    ) -> Result<String> {
         let listings = Listings::new(self.state);
         if let Some(listing) = listings.load(image) {
             return Ok(listing);
         }
         let mut helper =
             helper::idle_spec(helper::name(&self.owner, "list"), image, &self.state.root.display().to_string());
-        helper.user = container.user.clone();
+        helper.user = user.to_string();
         let listing = with_helper(self.engine, &helper, async |name: &str| {
             self.engine.start(name).await.map_err(StartError::into_error).context("cannot start a helper")?;
-            let helper_view = Container { id: name.to_string(), ..container.clone() };
-            self.list(&helper_view, false).await
+            list(name).await
         })
         .await?;
         listings.save(image, &listing)?;

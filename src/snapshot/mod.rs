@@ -1,6 +1,9 @@
 //! Snapshots: committing the running notebook into the folder's own image, without caches,
 //! runtime files or the mounted folder, and flattening long layer chains before overlayfs's limit.
+pub mod build;
 pub mod clock;
+pub mod export;
+pub mod exported;
 pub mod flatten;
 pub mod interrupted;
 pub mod rebuild;

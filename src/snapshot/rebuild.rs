@@ -15,6 +15,7 @@ use crate::notebook::create::run_vars;
 use crate::notebook::image::pull_base;
 use crate::notebook::run_as;
 use crate::packages::record::{self, PackageRecord, RECORD_FILE, RecordStore};
+use crate::snapshot::build::build_from_files;
 use crate::snapshot::{clock, snapshot_config};
 use crate::state::run_env::{self, RunEnv};
 use crate::ui::Stream;
@@ -23,9 +24,12 @@ const HELPER_START_TIMEOUT: Duration = Duration::from_secs(60);
 const HELPER_POLL: Duration = Duration::from_millis(100);
 
 /// Installs the recorded packages on the base image in a helper container and commits it as
-/// a new snapshot; returns its record.
+/// a new snapshot (or, with a `[build]` table, builds its files); returns its record.
 pub async fn rebuild(nb: &Notebook) -> Result<PackageRecord> {
     let _op = nb.lock("jenv rebuild").await?;
+    if nb.project.manifest.build.is_some() {
+        return build_from_files(nb, "rebuilt").await;
+    }
     let Some(record) = record::read_folder_record(&nb.project.folder)? else {
         hinted!(
             "nothing to rebuild from: {} has no {RECORD_FILE}",

@@ -121,10 +121,12 @@ impl<'a> Stopping<'a> {
     }
 }
 
-fn count(changes: &[Change]) -> String {
+/// `3 package changes`.
+pub(crate) fn count(changes: &[Change]) -> String {
     format!("{} package change{}", changes.len(), if changes.len() == 1 { "" } else { "s" })
 }
 
-fn listing(changes: &[Change]) -> String {
+/// The changes, one indented line each.
+pub(crate) fn listing(changes: &[Change]) -> String {
     changes.iter().map(|c| format!("\n  {c}")).collect()
 }

@@ -154,25 +154,30 @@ impl<'a> SnapshotStore<'a> {
     pub async fn record_of(&self, image: &str) -> Result<PackageRecord> {
         let labels = self.nb.engine.inspect_image(image).await?.map(|i| SnapshotLabels::from_map(&i.labels));
         let fresh = PackageRecord { base_image: self.nb.project.manifest.image.clone(), ..Default::default() };
-        let Some(SnapshotLabels { tag, record: carried, .. }) = labels.filter(|l| !l.tag.is_empty()) else {
+        let Some(labels) = labels.filter(|l| !l.tag.is_empty()) else {
             return Ok(fresh);
         };
-        if let Some(record) = self.records.load(&tag)? {
+        if let Some(record) = self.recorded(&labels)? {
             return Ok(record);
         }
-        // A snapshot pulled from a registry carries its record.
-        if let Some(text) = carried {
-            return PackageRecord::parse(&text, std::path::Path::new(labels::RECORD));
+        self.nb.console.warn(format_args!(
+            "no record of snapshot {}; the new record lists only changes made since it",
+            labels.tag
+        ));
+        Ok(fresh)
+    }
+
+    /// The record of the snapshot whose image carries `labels`: jenv's own, else the one the
+    /// image carries (a snapshot pulled from a registry), else the folder's lock file when it
+    /// names that snapshot.
+    pub fn recorded(&self, labels: &SnapshotLabels) -> Result<Option<PackageRecord>> {
+        if let Some(record) = self.records.load(&labels.tag)? {
+            return Ok(Some(record));
         }
-        match record::read_folder_record(&self.nb.project.folder)? {
-            Some(record) if record.snapshot == tag => Ok(record),
-            _ => {
-                self.nb
-                    .console
-                    .warn(format_args!("no record of snapshot {tag}; the new record lists only changes made since it"));
-                Ok(fresh)
-            }
+        if let Some(text) = &labels.record {
+            return PackageRecord::parse(text, std::path::Path::new(labels::RECORD)).map(Some);
         }
+        Ok(record::read_folder_record(&self.nb.project.folder)?.filter(|record| record.snapshot == labels.tag))
     }
 
     /// A tag for a snapshot taken at `created`, unique even for several snapshots in one second.

@@ -14,7 +14,7 @@ use std::io::Write;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::ui::progress::{Bytes, Spinner};
+use crate::ui::progress::{Bytes, Spinner, Steps};
 
 /// Which of jenv's own streams a piece of a container's output belongs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,12 @@ impl Console {
     /// A spinner for a wait of unknown length (a plain line when stderr is no terminal).
     pub fn spinner(&self, message: &str) -> Spinner {
         Spinner::new(message, self.quiet)
+    }
+
+    /// The steps of an image build: a spinner naming the current one (a line per step when
+    /// stderr is no terminal).
+    pub fn steps(&self, message: &str) -> Steps {
+        Steps::new(message, self.quiet)
     }
 
     /// A bar counting bytes, for image pulls and pushes.

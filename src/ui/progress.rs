@@ -75,3 +75,42 @@ impl Bytes {
         }
     }
 }
+
+/// The steps of an image build: a spinner naming the current step on a terminal, a line per step
+/// otherwise, nothing under `--quiet`. What the steps print is not shown (a failure quotes its
+/// last lines).
+pub struct Steps {
+    bar: Option<ProgressBar>,
+    message: String,
+    /// A line per step: no terminal, and not quiet.
+    plain: bool,
+}
+
+impl Steps {
+    pub(super) fn new(message: &str, quiet: bool) -> Steps {
+        let Spinner(bar) = Spinner::new(message, quiet);
+        Steps { plain: bar.is_none() && !quiet, bar, message: message.to_string() }
+    }
+
+    /// The builder started an instruction (`Step 2/5 : RUN ...`).
+    pub fn step(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(format!("{}: {text}", self.message)),
+            None if self.plain => eprintln!("  {text}"),
+            None => {}
+        }
+    }
+
+    /// The step printed a line: the spinner turns.
+    pub fn output(&self) {
+        if let Some(bar) = &self.bar {
+            bar.tick();
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
