@@ -14,5 +14,12 @@ echo "test.sh: tests compiled after $((SECONDS - start)) s" >&2
 wait $prepare
 trap - EXIT
 echo "test.sh: ready to test after $((SECONDS - start)) s" >&2
-cargo test --locked --no-fail-fast "$@"
+if cargo nextest --version >/dev/null 2>&1; then
+  # Each test in its own process, JENV_TEST_THREADS at once: most of a test's time is spent
+  # waiting for the engine and for Jupyter, not on the CPU. Without cargo-nextest, cargo test
+  # runs the files one after another.
+  cargo nextest run --locked --no-fail-fast --test-threads "${JENV_TEST_THREADS:-4}" "$@"
+else
+  cargo test --locked --no-fail-fast "$@"
+fi
 echo "test.sh: done after $((SECONDS - start)) s" >&2

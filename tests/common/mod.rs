@@ -19,13 +19,26 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_TEST_IMAGE: &str = "jenv-test/notebook:bookworm";
 
 /// A block of 20 host ports for one sandbox, between 20000 and 29999 (below the kernel's
-/// ephemeral range): blocks differ within a test binary, and between binaries by their pid.
-fn port_block() -> (u16, u16) {
+/// ephemeral range), held while the sandbox lives: a lock file per block, so test processes
+/// running side by side never share one.
+fn port_block() -> ((u16, u16), std::fs::File) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let slot = (std::process::id().wrapping_mul(37).wrapping_add(n) % 500) as u16;
-    let low = 20000 + slot * 20;
-    (low, low + 19)
+    let dir = std::env::temp_dir().join("jenv-test-port-blocks");
+    std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o1777));
+    let start =
+        std::process::id().wrapping_mul(37).wrapping_add(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    for i in 0..500 {
+        let slot = (start.wrapping_add(i) % 500) as u16;
+        let path = dir.join(slot.to_string());
+        let Ok(file) = std::fs::File::options().create(true).truncate(false).write(true).open(&path) else { continue };
+        let _ = std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        if file.try_lock().is_ok() {
+            let low = 20000 + slot * 20;
+            return ((low, low + 19), file);
+        }
+    }
+    panic!("every test port block in {} is held", dir.display());
 }
 
 pub fn test_image() -> String {
@@ -47,6 +60,7 @@ pub struct Sandbox {
     /// This sandbox's own host ports (`JENV_PORT_RANGE`), so that a port one test frees is not
     /// taken by another test's notebook before the first test's next `up` (same URL after down/up).
     pub ports: (u16, u16),
+    _ports_held: std::fs::File,
 }
 
 impl Sandbox {
@@ -76,7 +90,8 @@ impl Sandbox {
             std::fs::create_dir(&home).unwrap();
             std::os::unix::fs::chown(&home, Some(uid), Some(uid)).unwrap();
         }
-        Sandbox { dir, home, image: image.to_string(), uid, env, ports: port_block() }
+        let (ports, _ports_held) = port_block();
+        Sandbox { dir, home, image: image.to_string(), uid, env, ports, _ports_held }
     }
 
     /// `docker` on the sandbox's engine.
