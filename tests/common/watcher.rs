@@ -50,29 +50,25 @@ impl Watch {
     /// Waits for the next event named `name`, passing over any others.
     #[track_caller]
     pub fn expect(&self, name: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok(event) if event["event"] == name => return event,
-                Ok(event) => seen.push(event),
-                Err(RecvTimeoutError::Timeout) => panic!("no `{name}` within {timeout:?}; saw {seen:?}"),
-                Err(RecvTimeoutError::Disconnected) => panic!("the watcher exited; saw {seen:?}"),
-            }
-        }
+        self.next_named(name, timeout).0
     }
 
     /// Every event before the next one named `name` (a marker the test causes), which must come
     /// within `timeout`: what happened in between, without guessing how long to listen.
     #[track_caller]
     pub fn until(&self, name: &str, timeout: Duration) -> Vec<Value> {
+        self.next_named(name, timeout).1
+    }
+
+    /// The next event named `name`, and the others seen before it.
+    #[track_caller]
+    fn next_named(&self, name: &str, timeout: Duration) -> (Value, Vec<Value>) {
         let deadline = Instant::now() + timeout;
         let mut seen = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
-                Ok(event) if event["event"] == name => return seen,
+                Ok(event) if event["event"] == name => return (event, seen),
                 Ok(event) => seen.push(event),
                 Err(RecvTimeoutError::Timeout) => panic!("no `{name}` within {timeout:?}; saw {seen:?}"),
                 Err(RecvTimeoutError::Disconnected) => panic!("the watcher exited; saw {seen:?}"),
