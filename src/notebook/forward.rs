@@ -5,6 +5,7 @@
 //! ports are kept in `forwards/NAME.json` (0600).
 
 use std::collections::BTreeMap;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -80,8 +81,8 @@ impl Forwards {
             }
             self.close(name)?;
         }
-        let forward = open(engine, ports, &self.dir.join(format!("{name}.log"))).await?;
         private_dir(&self.dir)?;
+        let forward = open(engine, ports, &self.dir.join(format!("{name}.log"))).await?;
         write_atomic(&self.path(name), serde_json::to_string(&forward)?.as_bytes())?;
         Ok(forward)
     }
@@ -120,10 +121,14 @@ async fn open(engine: &str, ports: &BTreeMap<String, u16>, log: &Path) -> Result
         mapped.insert(name.clone(), ForwardedPort { remote: *remote, local });
     }
     command.args(target.args());
-    if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let log_file = std::fs::File::create(log).with_context(|| format!("cannot write {}", log.display()))?;
+    // ssh's messages may name hosts and users: the log is private, as its folder is.
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(log)
+        .with_context(|| format!("cannot write {}", log.display()))?;
     command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log_file);
     // SAFETY: setsid is async-signal-safe; it detaches ssh from jenv's terminal and process group,
     // so Ctrl-C on a later command does not close the notebook's way in.
