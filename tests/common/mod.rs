@@ -23,9 +23,10 @@ pub const DEFAULT_TEST_IMAGE: &str = "jenv-test/notebook:bookworm";
 /// running side by side never share one.
 fn port_block() -> ((u16, u16), std::fs::File) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let dir = std::env::temp_dir().join("jenv-test-port-blocks");
-    std::fs::create_dir_all(&dir).unwrap();
-    let _ = std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o1777));
+    // One place for every test process on the machine, whatever its TMPDIR.
+    let dir = std::path::Path::new("/tmp/jenv-test-port-blocks");
+    std::fs::create_dir_all(dir).unwrap();
+    let _ = std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o1777));
     let start =
         std::process::id().wrapping_mul(37).wrapping_add(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     for i in 0..500 {
