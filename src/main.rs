@@ -1,6 +1,7 @@
 //! jenv: each work folder its own Jupyter-in-Docker notebook.
 
 mod cli;
+mod clock;
 mod doctor;
 mod engine;
 mod error;

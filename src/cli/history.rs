@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::cli::json::JsonArgs;
+use crate::clock;
 use crate::notebook::Notebook;
-use crate::snapshot::clock;
 use crate::snapshot::store::SnapshotStore;
 use crate::ui::Console;
 use crate::ui::format::human_bytes;

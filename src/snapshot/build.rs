@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, Result};
 
+use crate::clock;
 use crate::engine::build::{BuildEvent, BuildFailed, BuildRequest};
 use crate::engine::helper::with_helper;
 use crate::error::{Hinted, hinted};
@@ -14,7 +15,7 @@ use crate::manifest::build::BuildSpec;
 use crate::notebook::Notebook;
 use crate::notebook::image::pull_if_published;
 use crate::packages::record::{self, PackageRecord, RecordStore};
-use crate::snapshot::{clock, snapshot_config};
+use crate::snapshot::snapshot_config;
 
 /// The build argument naming where the Dockerfile's files are in the build context (`jenv export`'s
 /// Dockerfile defaults it to its folder, as repo2docker sends the whole repository).

@@ -1,7 +1,6 @@
 //! Snapshots: committing the running notebook into the folder's own image, without caches,
 //! runtime files or the mounted folder, and flattening long layer chains before overlayfs's limit.
 pub mod build;
-pub mod clock;
 pub mod export;
 pub mod exported;
 pub mod flatten;
@@ -15,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::clock;
 use crate::engine::Engine;
 use crate::engine::image_config::ImageConfig;
 use crate::engine::labels::SnapshotLabels;

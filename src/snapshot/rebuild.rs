@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::clock;
 use crate::engine::Engine;
 use crate::engine::helper::with_helper;
 use crate::engine::image_config::ImageConfig;
@@ -16,7 +17,7 @@ use crate::notebook::image::pull_base;
 use crate::notebook::run_as;
 use crate::packages::record::{self, PackageRecord, RECORD_FILE, RecordStore};
 use crate::snapshot::build::build_from_files;
-use crate::snapshot::{clock, snapshot_config};
+use crate::snapshot::snapshot_config;
 use crate::state::run_env::{self, RunEnv};
 use crate::ui::Stream;
 

@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::clock;
 use crate::engine::labels::{self, SnapshotLabels};
 use crate::engine::reference;
 use crate::error::hinted;
 use crate::notebook::Notebook;
 use crate::packages::record::{self, PackageRecord, RecordStore};
-use crate::snapshot::clock;
 use crate::snapshot::interrupted::Pending;
 
 #[derive(Debug, Clone, Serialize)]
