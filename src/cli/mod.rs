@@ -23,6 +23,7 @@ pub mod settle;
 pub mod snapshot;
 pub mod status;
 pub mod stopping;
+pub mod top;
 pub mod trust;
 pub mod up;
 pub mod url;
@@ -59,6 +60,8 @@ pub enum Command {
     Down(down::DownArgs),
     /// Show this folder's environment, or every jenv environment with --all
     Status(status::StatusArgs),
+    /// Every notebook on the engine: memory, CPU, kernels, last activity, unsaved changes, OOM kills
+    Top(top::TopArgs),
     /// Print the notebook URL (with token) on one line
     Url,
     /// Open the notebook in the browser
@@ -131,6 +134,7 @@ async fn dispatch(command: Command, console: Console) -> Result<ExitCode> {
         Command::Up(args) => up::run(args, console).await,
         Command::Down(args) => down::run(args, console).await,
         Command::Status(args) => status::run(args, console).await,
+        Command::Top(args) => top::run(args, console).await,
         Command::Url => url::run(console).await,
         Command::Open => open::run(console).await,
         Command::Logs(args) => logs::run(args, console).await,

@@ -26,18 +26,26 @@ pub struct StatusArgs {
 }
 
 pub async fn run(args: StatusArgs, console: Console) -> Result<ExitCode> {
-    let entries = if args.all { all(console).await? } else { vec![this_folder(console).await?] };
+    if args.all {
+        let entries = all(console).await?;
+        if args.json {
+            console.json(&entries)?
+        } else {
+            print_table(&entries, console)
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (entry, memory_limit) = this_folder(console).await?;
     if args.json {
-        if args.all { console.json(&entries)? } else { console.json(&entries[0])? }
-    } else if args.all {
-        print_table(&entries, console);
+        console.json(&entry)?
     } else {
-        print_detail(&entries[0], console);
+        print_detail(&entry, memory_limit.as_deref(), console)
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn this_folder(console: Console) -> Result<NotebookStatus> {
+/// This folder's status, and its `[resources] memory` limit as written.
+async fn this_folder(console: Console) -> Result<(NotebookStatus, Option<String>)> {
     let nb = Notebook::open(console).await?;
     crate::cli::settle::settle(&nb).await;
     let tokens = known_tokens(&nb.state);
@@ -45,22 +53,33 @@ async fn this_folder(console: Console) -> Result<NotebookStatus> {
     let mut entry = match nb.find().await? {
         Some(container) => {
             // Packages can only be listed in a running notebook, and not while a snapshot commits.
+            // One that stops while being listed (its idle stop) has no count: `jenv diff` says why.
             let changes = if container.is_running() && busy.is_none() {
-                Some(nb.packages().pending_changes(&container).await?.len())
+                nb.packages().pending_changes(&container).await.ok().map(|changes| changes.len())
             } else {
                 None
             };
             let drift = nb.drift(&container).unwrap_or_else(|err| vec![format!("unknown ({err})")]);
+            let oom_kills = match container.is_running() {
+                true => nb.engine.usage(&[&container], false).await.pop().flatten().and_then(|u| u.oom_kills),
+                false => None,
+            };
+            let stopped = match container.is_running() || container.is_paused() {
+                true => None,
+                false => nb.stopped_for_idleness().await.then(|| "idle".to_string()),
+            };
             let mut entry = entry(&tokens, &nb.engine, container).await?;
             entry.changes = changes;
             entry.drift = drift;
+            entry.oom_kills = oom_kills;
+            entry.stopped = stopped;
             entry
         }
         None => NotebookStatus::absent(&nb.project),
     };
     entry.busy = busy;
     entry.engine = describe_engine(&nb.engine);
-    Ok(entry)
+    Ok((entry, nb.project.manifest.resources.memory.clone()))
 }
 
 /// The engine's address, why jenv chose it, and Podman when it is.
@@ -91,7 +110,7 @@ async fn entry(tokens: &BTreeMap<String, String>, engine: &Engine, container: Co
     Ok(NotebookStatus::from_container(&container, url))
 }
 
-fn print_detail(entry: &NotebookStatus, console: Console) {
+fn print_detail(entry: &NotebookStatus, memory_limit: Option<&str>, console: Console) {
     console.result(format_args!("{}  {}", entry.name, state_words(entry)));
     console.result(format_args!("  folder:    {}", entry.folder));
     console.result(format_args!("  container: {}", entry.container));
@@ -108,6 +127,16 @@ fn print_detail(entry: &NotebookStatus, console: Console) {
             "  differs:   the container no longer matches .jupyter-env: {} (`jenv up` recreates it)",
             entry.drift.join(", ")
         ));
+    }
+    if let Some(kills) = entry.oom_kills.filter(|k| *k > 0) {
+        let limit = memory_limit.map_or_else(String::new, |limit| format!(" (limit {limit})"));
+        let what = if kills == 1 { "a kernel was".to_string() } else { format!("{kills} kernels were") };
+        console.result(format_args!(
+            "  memory:    {what} killed for lack of memory{limit}: raise [resources] memory in .jupyter-env"
+        ));
+    }
+    if entry.stopped.as_deref() == Some("idle") {
+        console.result("  stopped:   by itself, after its idle_stop time without activity; `jenv up` starts it again at the same URL");
     }
     if let Some(changes) = entry.changes {
         console.result(format_args!(

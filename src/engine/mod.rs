@@ -5,7 +5,7 @@
 //! image_config.rs (an image's config, kept whole), transfer.rs (pull and push), helper.rs
 //! (containers that must not outlive a step), archive.rs (the tar archives jenv reads and
 //! writes), endpoint.rs and dial.rs (which engine, and how to reach it), registry.rs
-//! (credentials), reference.rs (image names).
+//! (credentials), reference.rs (image names), usage.rs (memory, CPU and OOM kills).
 pub mod archive;
 pub mod build;
 pub mod dial;
@@ -17,6 +17,7 @@ pub mod reference;
 pub mod registry;
 pub mod transfer;
 pub mod types;
+pub mod usage;
 
 use std::collections::HashMap;
 
@@ -575,6 +576,7 @@ fn container_of(summary: ContainerSummary) -> Option<Container> {
         ports: labels.ports,
         ui: labels.ui,
         fingerprint: labels.fingerprint,
+        created: summary.created.unwrap_or(0),
     })
 }
 

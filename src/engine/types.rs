@@ -87,6 +87,8 @@ pub struct Container {
     pub ui: String,
     /// The manifest settings it was created with, as its label holds them (see notebook/drift.rs).
     pub fingerprint: String,
+    /// When the engine created it, in seconds since 1970.
+    pub created: i64,
 }
 
 impl Container {

@@ -79,6 +79,44 @@ pub fn expand_ports(ports: &BTreeMap<String, PortSpec>) -> Result<BTreeMap<Strin
     Ok(expanded)
 }
 
+/// The shortest `idle_stop`: Jupyter looks for idleness once a minute.
+pub const MIN_IDLE_STOP_SECS: u64 = 60;
+
+/// Seconds in a duration written `90s`, `30m`, `2h` or `1d` (a plain number is seconds).
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1,
+        "m" | "min" | "mins" => 60,
+        "h" | "hour" | "hours" => 3600,
+        "d" | "day" | "days" => 86_400,
+        _ => return None,
+    };
+    number.checked_mul(scale)
+}
+
+/// `idle_stop` (in the manifest or the user config, named by `key`) in seconds, `None` for
+/// `"off"`: a duration of at least a minute.
+pub fn idle_stop(key: &str, text: &str) -> Result<Option<u64>> {
+    if matches!(text.trim(), "off" | "never") {
+        return Ok(None);
+    }
+    match parse_duration(text) {
+        Some(secs) if secs >= MIN_IDLE_STOP_SECS => Ok(Some(secs)),
+        Some(_) => hinted!(
+            "`{key} = \"{text}\"` is shorter than a minute";
+            format!("Jupyter checks for idleness once a minute: give at least `\"1m\"`, e.g. `{key} = \"2h\"`")
+        ),
+        None => hinted!(
+            "`{key} = \"{text}\"` is not a duration";
+            format!("write a number with a unit, e.g. `{key} = \"90m\"` or `\"2h\"` (s, m, h, d), or `\"off\"`")
+        ),
+    }
+}
+
 /// An extra bind mount, e.g. a read-only data folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,7 +163,7 @@ impl MountSpec {
 
 /// Top-level container folders no mount may lie in or over: the image's own system folders
 /// (every `/lib*` a Linux image has, but not a `/library` of the user's), and `/tmp`, the tmpfs
-/// where jenv keeps its runtime files (`runenv::TARGET`, `runas::ALLOW_ROOT_CONFIG_TARGET`,
+/// where jenv keeps its runtime files (`runenv::TARGET`, `jupyter_config::TARGET`,
 /// Jupyter's runtime folder).
 const SYSTEM_FOLDERS: &[&str] = &[
     "bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "run", "sbin", "sys", "tmp", "usr", "var",
@@ -362,6 +400,23 @@ mod tests {
         let err = result.unwrap_err();
         let hint = err.downcast_ref::<Hinted>().map(|h| h.hint.clone()).unwrap_or_default();
         format!("{err}\nhint: {hint}")
+    }
+
+    #[test]
+    fn durations_and_idle_stop() {
+        assert_eq!(parse_duration("90s"), Some(90));
+        assert_eq!(parse_duration("30m"), Some(1800));
+        assert_eq!(parse_duration("2h"), Some(7200));
+        assert_eq!(parse_duration("1d"), Some(86_400));
+        assert_eq!(parse_duration("45"), Some(45));
+        assert_eq!(parse_duration("2 h"), Some(7200));
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("1.5h"), None);
+        assert_eq!(parse_duration("-5m"), None);
+        assert_eq!(idle_stop("idle_stop", "2h").unwrap(), Some(7200));
+        assert_eq!(idle_stop("idle_stop", "off").unwrap(), None);
+        assert!(err(idle_stop("idle_stop", "30s")).contains("shorter than a minute"));
+        assert!(err(idle_stop("idle_stop", "soon")).contains("not a duration"));
     }
 
     #[test]

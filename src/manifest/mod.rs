@@ -44,6 +44,10 @@ pub struct Manifest {
     /// A dotenv file, relative to the folder, whose variables the notebook gets (may be git-ignored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env_file: Option<String>,
+    /// Idleness after which the notebook stops itself (`"2h"`, `"30m"`; `"off"` never), over the
+    /// user config's `idle_stop`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_stop: Option<String>,
     /// Named container ports (or ranges, `"4040-4042"`) to publish on 127.0.0.1; `jupyter` is
     /// the notebook itself.
     pub ports: BTreeMap<String, PortSpec>,
@@ -75,6 +79,7 @@ struct Written {
     mount: Option<String>,
     ui: Option<JupyterUi>,
     env_file: Option<String>,
+    idle_stop: Option<String>,
     ports: Option<BTreeMap<String, PortSpec>>,
     #[serde(default)]
     env: BTreeMap<String, String>,
@@ -98,6 +103,7 @@ impl Written {
             mount: self.mount.unwrap_or_else(default_mount),
             ui: self.ui,
             env_file: self.env_file,
+            idle_stop: self.idle_stop,
             ports: self.ports.unwrap_or_else(default_ports),
             env: self.env,
             mounts: self.mounts,
@@ -196,6 +202,7 @@ impl Manifest {
             mount: options.mount.unwrap_or_else(default_mount),
             ui: options.ui,
             env_file: options.env_file,
+            idle_stop: None,
             ports,
             env: options.env.into_iter().collect(),
             mounts: options.mounts,
@@ -274,6 +281,9 @@ impl Manifest {
             return Err(Hinted::new("`env_file` is empty", "name a dotenv file, e.g. `env_file = \".env\"`").into());
         }
         keys::validate_mounts(&self.mounts, &self.mount)?;
+        if let Some(idle) = &self.idle_stop {
+            keys::idle_stop("idle_stop", idle)?;
+        }
         if let Some(build) = &self.build {
             build.validate()?;
         }
@@ -617,8 +627,7 @@ gpus = ["0", "1"]
     #[test]
     fn mounts_in_or_over_system_folders_are_refused_naming_the_key() {
         let system = ["/", "/etc", "/etc/jupyter", "//etc/", "/home/jovyan/../../etc", "/usr/local/data", "/lib64"];
-        let runtime =
-            ["/tmp", "/tmp/", crate::state::run_env::TARGET, crate::notebook::run_as::ALLOW_ROOT_CONFIG_TARGET];
+        let runtime = ["/tmp", "/tmp/", crate::state::run_env::TARGET, crate::notebook::jupyter_config::TARGET];
         for target in system.into_iter().chain(runtime).chain(["/bin", "/boot", "/dev", "/proc", "/run", "/sbin"]) {
             let (text, hint) = refusal(with(&format!("mount = \"{target}\"\n")));
             assert!(text.contains(&format!("`mount = \"{target}\"` ")), "{text}");

@@ -52,6 +52,8 @@ pub struct UserConfig {
     pub port_range: Option<String>,
     /// Skip the trust check for every folder (as `JENV_TRUST_ALL=1`).
     pub trust_all: Option<bool>,
+    /// Idleness after which notebooks stop themselves, where their manifest does not say.
+    pub idle_stop: Option<String>,
     #[serde(default)]
     pub watch: WatchDefaults,
 }
@@ -100,12 +102,15 @@ impl UserConfig {
         let invalid = |detail: String| {
             Hinted::new(
                 format!("{} is not a valid jenv config:\n{detail}", path.display()),
-                "fix the file (keys: image, ui, port_range, trust_all, [watch] yes; see docs/config.md), or remove it",
+                "fix the file (keys: image, ui, port_range, trust_all, idle_stop, [watch] yes; see docs/config.md), or remove it",
             )
         };
         let config: UserConfig = toml::from_str(&text).map_err(|err| invalid(err.to_string()))?;
         if let Some(range) = &config.port_range {
             PortRange::parse(range).map_err(|_| invalid(format!("port_range = \"{range}\" is not LOW-HIGH")))?;
+        }
+        if let Some(idle) = &config.idle_stop {
+            crate::manifest::keys::idle_stop("idle_stop", idle).map_err(|err| invalid(format!("{err:#}")))?;
         }
         if config.image.as_deref().is_some_and(|image| image.trim().is_empty()) {
             return Err(invalid("image is empty".to_string()).into());
@@ -131,6 +136,16 @@ impl UserConfig {
         match env("JENV_TRUST_ALL") {
             Some(value) => matches!(value.to_ascii_lowercase().as_str(), "1" | "true" | "yes"),
             None => self.trust_all.unwrap_or(false),
+        }
+    }
+
+    /// Seconds of idleness after which a notebook stops itself: the manifest's `idle_stop`,
+    /// else this file's; `None` when neither sets it (or it is `"off"`).
+    pub fn idle_stop(&self, manifest: Option<&str>) -> Result<Option<u64>> {
+        match (manifest, &self.idle_stop) {
+            (Some(text), _) => crate::manifest::keys::idle_stop("idle_stop", text),
+            (None, Some(text)) => crate::manifest::keys::idle_stop("idle_stop", text),
+            (None, None) => Ok(None),
         }
     }
 

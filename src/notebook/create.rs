@@ -12,7 +12,9 @@ use crate::engine::labels::ContainerLabels;
 use crate::engine::types::{Bind, Container, ContainerSpec, Limits, PublishedPort, StartError};
 use crate::error::{Hinted, hinted};
 use crate::manifest::keys::{self, JupyterUi, Resources};
+use crate::manifest::user_config::UserConfig;
 use crate::manifest::{self};
+use crate::notebook::jupyter_config::{self, JupyterConfig};
 use crate::notebook::run_as::{self, RunAs};
 use crate::notebook::{Notebook, drift, image, jupyter, leases, ports};
 use crate::state::EnvState;
@@ -28,6 +30,8 @@ pub struct Resolved {
     pub env: Vec<(String, String)>,
     /// The extra mounts' sources as host paths, in manifest order.
     pub mounts: Vec<PathBuf>,
+    /// Seconds of idleness after which the notebook stops itself (manifest, else user config).
+    pub idle_stop: Option<u64>,
     pub fingerprint: drift::Fingerprint,
 }
 
@@ -48,8 +52,9 @@ impl Notebook {
         let folder = &self.project.folder;
         let env = manifest.environment(folder)?;
         let mounts = manifest.mounts.iter().map(|m| m.resolve(folder)).collect::<Result<Vec<_>>>()?;
-        let fingerprint = drift::fingerprint(manifest, &env, &mounts);
-        Ok(Resolved { env, mounts, fingerprint })
+        let idle_stop = UserConfig::load(&self.console)?.idle_stop(manifest.idle_stop.as_deref())?;
+        let fingerprint = drift::fingerprint(manifest, &env, &mounts, idle_stop);
+        Ok(Resolved { env, mounts, idle_stop, fingerprint })
     }
 
     /// Creates and starts the container under the state lock, so no other `jenv up` can lease
@@ -65,7 +70,7 @@ impl Notebook {
         } else {
             JupyterUi::Notebook
         });
-        let range = crate::manifest::user_config::UserConfig::load(&self.console)?.port_range()?;
+        let range = UserConfig::load(&self.console)?.port_range()?;
 
         let lock = self.state.lock()?;
         let all = self.engine.list(None).await?;
@@ -158,9 +163,9 @@ impl Notebook {
         for (mount, source) in manifest.mounts.iter().zip(&resolved.mounts) {
             binds.push(bind(source.clone(), &mount.target, mount.read_only));
         }
-        if run_as.allow_root {
-            let config = run_as::write_allow_root_config(&self.state, self.name(), &manifest.mount)?;
-            binds.push(bind(config, run_as::ALLOW_ROOT_CONFIG_TARGET, true));
+        let jupyter = jupyter_config(run_as, resolved, &manifest.mount);
+        if jupyter.is_needed() {
+            binds.push(bind(jupyter.write(&self.state, self.name())?, jupyter_config::TARGET, true));
         }
         let entrypoint = config.entrypoint();
         let cmd = config.cmd();
@@ -209,11 +214,16 @@ impl Notebook {
 /// the allow-root config, then the manifest's `[env]` and env file.
 pub fn run_vars(run_as: &RunAs, resolved: &Resolved) -> Vec<(String, String)> {
     let mut vars = run_as.env.clone();
-    if run_as.allow_root {
-        vars.push(("JUPYTER_CONFIG_PATH".to_string(), run_as::ALLOW_ROOT_CONFIG_TARGET.to_string()));
+    if jupyter_config(run_as, resolved, "").is_needed() {
+        vars.push(("JUPYTER_CONFIG_PATH".to_string(), jupyter_config::TARGET.to_string()));
     }
     vars.extend(resolved.env.iter().cloned());
     vars
+}
+
+/// The Jupyter config a notebook serving `mount` gets: leave to run as root, the idle stop.
+fn jupyter_config(run_as: &RunAs, resolved: &Resolved, mount: &str) -> JupyterConfig {
+    JupyterConfig { root_dir: run_as.allow_root.then(|| mount.to_string()), idle_stop: resolved.idle_stop }
 }
 
 fn limits(resources: &Resources) -> Result<Limits> {

@@ -14,7 +14,12 @@ pub type Fingerprint = BTreeMap<String, String>;
 
 /// The settings of `manifest` that shape a container, with the env values it resolves to and
 /// the host paths its extra mounts resolve to.
-pub fn fingerprint(manifest: &Manifest, env: &[(String, String)], mount_sources: &[PathBuf]) -> Fingerprint {
+pub fn fingerprint(
+    manifest: &Manifest,
+    env: &[(String, String)],
+    mount_sources: &[PathBuf],
+    idle_stop: Option<u64>,
+) -> Fingerprint {
     let mut print = Fingerprint::new();
     print.insert("image".into(), manifest.image.clone());
     print.insert("mount".into(), manifest.mount.clone());
@@ -22,6 +27,9 @@ pub fn fingerprint(manifest: &Manifest, env: &[(String, String)], mount_sources:
     print.insert("ports".into(), ports.join(","));
     if let Some(ui) = manifest.ui {
         print.insert("ui".into(), ui.path().into());
+    }
+    if let Some(secs) = idle_stop {
+        print.insert("idle_stop".into(), format!("{secs}s"));
     }
     for (name, _) in env {
         print.insert(format!("env {name}"), "set".into());
@@ -92,15 +100,18 @@ mod tests {
     fn names_what_changed_without_values() {
         let env = vec![("API_KEY".to_string(), "secret-one".to_string())];
         let started_with: BTreeMap<String, String> = env.iter().cloned().collect();
-        let before = fingerprint(&manifest(), &env, &[]);
-        assert!(differences(&before, &fingerprint(&manifest(), &env, &[]), &started_with, &env).is_empty());
-        assert_eq!(to_label(&before), to_label(&fingerprint(&manifest(), &[("API_KEY".into(), "x".into())], &[])));
+        let before = fingerprint(&manifest(), &env, &[], None);
+        assert!(differences(&before, &fingerprint(&manifest(), &env, &[], None), &started_with, &env).is_empty());
+        assert_eq!(
+            to_label(&before),
+            to_label(&fingerprint(&manifest(), &[("API_KEY".into(), "x".into())], &[], None))
+        );
 
         let mut changed = manifest();
         changed.resources.memory = Some("8g".into());
         changed.image = "other:1".into();
         let env2 = vec![("API_KEY".to_string(), "secret-two".to_string()), ("NEW".to_string(), "1".to_string())];
-        let after = fingerprint(&changed, &env2, &[]);
+        let after = fingerprint(&changed, &env2, &[], None);
         assert_eq!(
             differences(&before, &after, &started_with, &env2),
             ["env API_KEY", "env NEW", "image", "resources.memory"]
@@ -109,7 +120,7 @@ mod tests {
 
     #[test]
     fn labels_round_trip_and_old_labels_are_ignored() {
-        let print = fingerprint(&manifest(), &[], &[]);
+        let print = fingerprint(&manifest(), &[], &[], None);
         assert_eq!(from_label(&to_label(&print)), Some(print));
         assert_eq!(from_label(""), None);
     }

@@ -37,6 +37,43 @@ pub async fn api_status(port: u16, path_and_query: &str) -> Option<u16> {
     tokio::time::timeout(Duration::from_secs(2), exchange).await.ok().flatten()
 }
 
+/// What a notebook server says it is doing: its kernels, busy or idle, and when it was last
+/// used (by a person, a browser tab or a kernel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub busy: u32,
+    pub idle: u32,
+    /// RFC 3339, as Jupyter gives it.
+    pub last_activity: Option<String>,
+}
+
+/// Asks the server on 127.0.0.1:`port` for its status and kernels, with `no_track_activity` so
+/// that asking never counts as activity; `None` when it does not answer.
+pub async fn activity(port: u16, token: &str) -> Option<Activity> {
+    let status: serde_json::Value = get_json(port, "/api/status?no_track_activity=1", token).await?;
+    let kernels: Vec<serde_json::Value> = get_json(port, "/api/kernels?no_track_activity=1", token).await?;
+    let busy = kernels.iter().filter(|k| k["execution_state"] == "busy").count() as u32;
+    let last_activity = status["last_activity"].as_str().map(str::to_string);
+    Some(Activity { busy, idle: kernels.len() as u32 - busy, last_activity })
+}
+
+/// `GET path_and_query` with the token; the body parsed as JSON, when the answer is a 200.
+async fn get_json<T: serde::de::DeserializeOwned>(port: u16, path_and_query: &str, token: &str) -> Option<T> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let request =
+            format!("GET {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAuthorization: token {token}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.ok()?;
+        Some(response)
+    };
+    let response = tokio::time::timeout(Duration::from_secs(5), exchange).await.ok().flatten()?;
+    let text = String::from_utf8(response).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    (head.split(' ').nth(1)? == "200").then(|| serde_json::from_str(body).ok()).flatten()
+}
+
 /// True once the notebook server answers `/api` with a success.
 pub async fn is_ready(port: u16) -> bool {
     matches!(api_status(port, "/api").await, Some(200..=299))
@@ -65,6 +102,42 @@ mod tests {
     async fn nothing_listening_is_not_ready() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         assert!(!is_ready(port).await);
+    }
+
+    /// Answers each of `answers` to one connection in turn, and returns the port.
+    async fn serve(answers: Vec<&'static str>) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            for answer in answers {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 512];
+                let n = socket.read(&mut buf).await.unwrap();
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                assert!(request.contains("no_track_activity=1"), "{request}");
+                assert!(request.contains("Authorization: token t0k"), "{request}");
+                socket.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn activity_counts_busy_and_idle_kernels() {
+        let port = serve(vec![
+            "HTTP/1.1 200 OK\r\n\r\n{\"last_activity\": \"2026-11-30T05:01:02.5Z\", \"kernels\": 3}",
+            "HTTP/1.1 200 OK\r\n\r\n[{\"execution_state\": \"busy\"}, {\"execution_state\": \"idle\"}, {\"execution_state\": \"starting\"}]",
+        ])
+        .await;
+        let activity = activity(port, "t0k").await.unwrap();
+        assert_eq!((activity.busy, activity.idle), (1, 2));
+        assert_eq!(activity.last_activity.as_deref(), Some("2026-11-30T05:01:02.5Z"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_token_is_no_activity() {
+        let port = serve(vec!["HTTP/1.1 403 Forbidden\r\n\r\n{}"]).await;
+        assert_eq!(activity(port, "t0k").await, None);
     }
 
     #[tokio::test]

@@ -84,6 +84,7 @@ mod tests {
             ports: BTreeMap::from([("jupyter".to_string(), PublishedPort { container: 8888, host })]),
             ui: "tree".into(),
             fingerprint: String::new(),
+            created: 0,
         }
     }
 

@@ -8,13 +8,16 @@
 pub mod create;
 pub mod drift;
 pub mod forward;
+pub mod idle;
 pub mod image;
 pub mod jupyter;
+pub mod jupyter_config;
 pub mod leases;
 pub mod orphans;
 pub mod ports;
 pub mod ready;
 pub mod run_as;
+pub mod sample;
 pub mod status;
 pub mod url;
 
@@ -153,6 +156,13 @@ impl Notebook {
             image,
             &self.state.root.display().to_string(),
         )
+    }
+
+    /// Whether the stopped notebook stopped itself for idleness (its `idle_stop`): Jupyter said so
+    /// as it exited.
+    pub async fn stopped_for_idleness(&self) -> bool {
+        let logs = self.engine.tail_logs(&self.project.container_name(), 20).await;
+        logs.contains(jupyter_config::IDLE_EXIT_LOG)
     }
 
     /// Takes this folder's lock, waiting (and saying so) for another jenv command that holds it.

@@ -8,18 +8,9 @@
 //! documents for rootless engines: `NB_USER=root NB_UID=0 NB_GID=0`.
 //!
 //! Any other image is simply run as the host user's `uid:gid`. Jupyter refuses to run as root
-//! unless told to, so for a root host user jenv mounts a small config that allows it.
+//! unless told to, so for a root host user jenv mounts a small config that allows it
+//! (notebook/jupyter_config.rs).
 
-use std::path::PathBuf;
-
-use anyhow::Result;
-
-use crate::state::files::write_atomic;
-use crate::state::{StateDir, Sub};
-
-/// Where the Jupyter config folder for root is mounted in the container.
-/// Under the tmpfs `/tmp`, so not even its mount point reaches a snapshot.
-pub const ALLOW_ROOT_CONFIG_TARGET: &str = "/tmp/jenv-jupyter-config";
 /// Jupyter's runtime files (kernel connections, server info) go here: writable by any uid,
 /// and outside the image's home so they are runtime noise, not part of the environment.
 const RUNTIME_DIR: (&str, &str) = ("JUPYTER_RUNTIME_DIR", "/tmp/jupyter-runtime");
@@ -119,31 +110,6 @@ pub fn decide(image_env: &[String], host: HostIds) -> RunAs {
         env.extend([var("NB_UID", &uid.to_string()), var("NB_GID", &gid.to_string()), var("CHOWN_HOME", "yes")]);
     }
     RunAs { user: "root".to_string(), exec_user: uid.to_string(), env, allow_root: uid == 0, working_dir, claim: None }
-}
-
-/// Writes the Jupyter config that lets Jupyter (classic notebook and jupyter-server) run as root,
-/// serving `root_dir`, and returns the folder to mount. One folder per environment, as each
-/// serves its own mounted folder.
-pub fn write_allow_root_config(state: &StateDir, env_name: &str, root_dir: &str) -> Result<PathBuf> {
-    let folder = state.sub(Sub::JupyterConfig).join(env_name);
-    std::fs::create_dir_all(&folder)?;
-    let dir = serde_json::to_string(root_dir)?;
-    let notebook = format!(r#"{{"NotebookApp": {{"allow_root": true, "notebook_dir": {dir}}}}}"#);
-    let server = format!(r#"{{"ServerApp": {{"allow_root": true, "root_dir": {dir}}}}}"#);
-    write_atomic(&folder.join("jupyter_notebook_config.json"), notebook.as_bytes())?;
-    write_atomic(&folder.join("jupyter_server_config.json"), server.as_bytes())?;
-    // Readable inside the container whatever user the image runs its start script as.
-    for file in ["jupyter_notebook_config.json", "jupyter_server_config.json"] {
-        set_mode(&folder.join(file), 0o644)?;
-    }
-    set_mode(&folder, 0o755)?;
-    Ok(folder)
-}
-
-fn set_mode(path: &std::path::Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -31,6 +31,14 @@ pub struct NotebookStatus {
     /// status only; values are never shown).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<String>,
+    /// Processes (kernels) the kernel killed for lack of memory since the notebook started (this
+    /// folder's status only, for a running notebook).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_kills: Option<u64>,
+    /// Why a stopped notebook stopped, when jenv can tell: `idle` (its `idle_stop`) (this folder's
+    /// status only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// The engine it is on and why jenv chose it, e.g. `unix:///var/run/docker.sock (default socket)`.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub engine: String,
@@ -59,6 +67,8 @@ impl NotebookStatus {
             changes: None,
             busy: None,
             drift: Vec::new(),
+            oom_kills: None,
+            stopped: None,
             engine: String::new(),
         }
     }
@@ -84,6 +94,8 @@ impl NotebookStatus {
             changes: None,
             busy: None,
             drift: Vec::new(),
+            oom_kills: None,
+            stopped: None,
             engine: String::new(),
         }
     }

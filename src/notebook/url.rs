@@ -16,15 +16,20 @@ use crate::state::run_env::RunEnv;
 /// The URL of a running container: token from the state, else from the container itself.
 pub async fn url_of(tokens: &BTreeMap<String, String>, engine: &Engine, container: &Container) -> Result<String> {
     let port = reachable_port(engine, container)?;
-    let token = match tokens.get(&container.name).filter(|t| !t.is_empty()) {
+    let token = token_of(tokens, engine, container).await?;
+    Ok(jupyter::url(port, &container.ui, &token))
+}
+
+/// The notebook's token: from the state, else from its runtime file, else from the container.
+pub async fn token_of(tokens: &BTreeMap<String, String>, engine: &Engine, container: &Container) -> Result<String> {
+    Ok(match tokens.get(&container.name).filter(|t| !t.is_empty()) {
         Some(token) => token.clone(),
         None => match RunEnv::new(container.home.as_ref(), &container.name).token() {
             Some(token) => token,
             // A container from before jenv kept its variables in a file.
             None => token_from_engine(engine, &container.id).await?.unwrap_or_default(),
         },
-    };
-    Ok(jupyter::url(port, &container.ui, &token))
+    })
 }
 
 /// The port on this machine that reaches the notebook: its host port, or on an ssh engine the

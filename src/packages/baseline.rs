@@ -149,6 +149,40 @@ impl<'a> Packages<'a> {
         Ok(listing)
     }
 
+    /// The folders whose modification time moves when a package is installed or removed: the
+    /// Python path's folders outside the mounted one, and conda's metadata.
+    pub async fn site_dirs(&self, container: &Container) -> Result<Vec<String>> {
+        let script = "import site, sys; print('\\n'.join([p for p in sys.path if p] + [site.getusersitepackages()]))";
+        let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
+        let (_, text) = self.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
+        let mount = format!("{}/", self.mount.trim_end_matches('/'));
+        let mut dirs: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|d| d.starts_with('/') && !d.ends_with(".zip") && !d.starts_with(&mount))
+            .map(str::to_string)
+            .collect();
+        dirs.push("/opt/conda/conda-meta".into());
+        dirs.dedup();
+        Ok(dirs)
+    }
+
+    /// The modification times of `dirs` (`None` for one that does not exist), asked of the
+    /// engine together.
+    pub async fn stamps(&self, container: &Container, dirs: &[String]) -> Result<Vec<Option<String>>> {
+        let asked = dirs.iter().map(|dir| self.engine.path_mtime(&container.id, dir));
+        futures_util::future::join_all(asked).await.into_iter().collect()
+    }
+
+    /// [`Packages::pending_changes`] only when it is cheap: the baseline's listing is in the
+    /// cache (jenv keeps it from `up` and each snapshot), so no helper container is started.
+    pub async fn pending_changes_if_cheap(&self, container: &Container) -> Result<Option<Vec<Change>>> {
+        let Some(listing) = Listings::new(self.state).load(&self.baseline_image(container)) else { return Ok(None) };
+        let before = self.installed(&listing);
+        let after = self.installed(&self.list(container, false).await?);
+        Ok(Some(packages::compare(&before, &after)))
+    }
+
     /// Package changes in the running notebook since its baseline.
     pub async fn pending_changes(&self, container: &Container) -> Result<Vec<Change>> {
         if !container.is_running() {

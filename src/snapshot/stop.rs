@@ -91,6 +91,11 @@ impl<'a> Stopping<'a> {
         })
     }
 
+    /// How many changes no snapshot holds are waiting for a decision.
+    pub fn undecided_count(&self) -> usize {
+        self.undecided.len()
+    }
+
     /// The person's answer to [`Stopping::question`]: snapshot first, or discard.
     pub fn decide(&mut self, leave: Leave) {
         self.leave = leave;

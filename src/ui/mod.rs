@@ -1,11 +1,13 @@
 //! The terminal: jenv's one output handle ([`Console`]), progress on long waits, questions to
-//! the person at it, their Ctrl-C, their browser, and numbers as they read them. Nothing below
+//! the person at it, a screen that redraws itself, their Ctrl-C, their browser, and numbers and
+//! tables as they read them. Nothing below
 //! the commands (`src/cli/`) prints or reads stdin except through here.
 
 pub mod format;
 pub mod opener;
 pub mod progress;
 mod prompt;
+pub mod screen;
 pub mod signals;
 
 use std::fmt::Display;
@@ -119,6 +121,11 @@ impl Console {
             }
             _ => std::io::stderr().lock().write_all(bytes),
         }
+    }
+
+    /// A screen that redraws itself (`jenv top`), when stdout and stdin are terminals.
+    pub fn screen(&self) -> Option<screen::Screen> {
+        screen::possible().then(screen::Screen::enter)
     }
 
     /// Whether someone can answer: stdin and stderr (where questions go) are both terminals.

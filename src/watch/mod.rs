@@ -255,10 +255,7 @@ impl Watcher<'_> {
     /// Looks for installs made inside the notebook when a site-packages folder changed.
     async fn on_poll(&mut self, container: &Container) -> Result<()> {
         let dirs = self.site_dirs(container).await?;
-        let mut stamps = Vec::with_capacity(dirs.len());
-        for dir in &dirs {
-            stamps.push(self.nb.engine.path_mtime(&container.id, dir).await?);
-        }
+        let stamps = self.nb.packages().stamps(container, &dirs).await?;
         // Times have one-second resolution: after a move, look once more in case a second
         // install landed within the same second.
         let moved = stamps != self.stamps;
@@ -288,18 +285,7 @@ impl Watcher<'_> {
         {
             return Ok(dirs.clone());
         }
-        let script = "import site, sys; print('\\n'.join([p for p in sys.path if p] + [site.getusersitepackages()]))";
-        let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
-        let (_, text) = self.nb.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
-        let mount = format!("{}/", self.nb.project.manifest.mount.trim_end_matches('/'));
-        let mut dirs: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|d| d.starts_with('/') && !d.ends_with(".zip") && !d.starts_with(&mount))
-            .map(str::to_string)
-            .collect();
-        dirs.push("/opt/conda/conda-meta".into());
-        dirs.dedup();
+        let dirs = self.nb.packages().site_dirs(container).await?;
         self.site_dirs = Some((container.id.clone(), dirs.clone()));
         Ok(dirs)
     }

@@ -45,13 +45,66 @@ pub fn run_in_new_kernel(url: &NotebookUrl, code: &str) -> CellOutput {
     output
 }
 
-fn execute(url: &NotebookUrl, kernel: &str, code: &str) -> CellOutput {
+/// Starts a kernel with `POST /api/kernels` and returns its ID; it stays until the notebook stops.
+#[track_caller]
+pub fn start_kernel(url: &NotebookUrl) -> String {
+    let (status, body) =
+        http(url.port, "POST", &format!("/api/kernels?token={}", url.token), Some(r#"{"name": "python3"}"#));
+    assert_eq!(status, 201, "starting a kernel: {body}");
+    let kernel: Value = serde_json::from_str(&body).unwrap();
+    kernel["id"].as_str().unwrap().to_string()
+}
+
+/// Sends `code` to the kernel and returns once the kernel says it is busy with it, leaving it
+/// running (a `time.sleep`, an allocation the kernel dies of).
+#[track_caller]
+pub fn start_cell(url: &NotebookUrl, kernel: &str, code: &str) {
+    let mut socket = connect(url, kernel);
+    let msg_id = send_execute(&mut socket, code);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "the kernel never said it was busy with the cell");
+        let Some(message) = next_message(&mut socket) else { continue };
+        if message["parent_header"]["msg_id"] == msg_id.as_str()
+            && message["header"]["msg_type"] == "status"
+            && message["content"]["execution_state"] == "busy"
+        {
+            break;
+        }
+    }
+    let _ = socket.close(None);
+}
+
+type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+fn connect(url: &NotebookUrl, kernel: &str) -> Socket {
     let address = format!("ws://127.0.0.1:{}/api/kernels/{kernel}/channels?token={}", url.port, url.token);
-    let (mut socket, _) = tungstenite::connect(address.as_str()).expect("the kernel's websocket");
+    let (socket, _) = tungstenite::connect(address.as_str()).expect("the kernel's websocket");
     if let tungstenite::stream::MaybeTlsStream::Plain(stream) = socket.get_ref() {
         stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     }
-    let msg_id = format!("jenv-test-{}", std::process::id());
+    socket
+}
+
+/// The next JSON message; `None` when none came within the read timeout (or it was not text).
+fn next_message(socket: &mut Socket) -> Option<Value> {
+    match socket.read() {
+        Ok(Message::Text(text)) => Some(serde_json::from_str(&text).unwrap()),
+        Ok(_) => None,
+        Err(tungstenite::Error::Io(e))
+            if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+        {
+            None
+        }
+        Err(e) => panic!("the kernel's websocket failed: {e}"),
+    }
+}
+
+/// Sends an `execute_request` for `code` and returns its message ID.
+fn send_execute(socket: &mut Socket, code: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let msg_id = format!("jenv-test-{}-{n}", std::process::id());
     let request = json!({
         "header": {"msg_id": msg_id, "username": "jenv-test", "session": "jenv-test", "msg_type": "execute_request",
                    "version": "5.3", "date": "2026-01-01T00:00:00Z"},
@@ -60,19 +113,17 @@ fn execute(url: &NotebookUrl, kernel: &str, code: &str) -> CellOutput {
                     "allow_stdin": false, "stop_on_error": true},
     });
     socket.send(Message::text(request.to_string())).unwrap();
+    msg_id
+}
 
+fn execute(url: &NotebookUrl, kernel: &str, code: &str) -> CellOutput {
+    let mut socket = connect(url, kernel);
+    let msg_id = send_execute(&mut socket, code);
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut output = CellOutput { stdout: String::new(), error: None };
     loop {
         assert!(Instant::now() < deadline, "the kernel did not finish the cell; so far: {output:?}");
-        let text = match socket.read() {
-            Ok(Message::Text(text)) => text.to_string(),
-            Ok(_) => continue,
-            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-            Err(e) => panic!("the kernel's websocket failed: {e}; so far: {output:?}"),
-        };
-        let message: Value = serde_json::from_str(&text).unwrap();
+        let Some(message) = next_message(&mut socket) else { continue };
         if message["parent_header"]["msg_id"] != msg_id.as_str() {
             continue;
         }
