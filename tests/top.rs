@@ -1,0 +1,179 @@
+//! Many notebooks at a glance and idle ones stopped, on both test images, as root and as a host
+//! uid that is neither root nor the images' 1000: `jenv top` counts a busy kernel busy, an idle
+//! one idle, an install no snapshot holds, and a kernel killed for lack of memory; `down --idle`
+//! stops only the idle notebook; an `idle_stop` notebook stops by itself and comes back at the
+//! same URL with its install.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::kernel::{start_cell, start_kernel};
+use common::{NotebookUrl, STACKS_IMAGE, Sandbox, eventually, make_wheel, test_image};
+use serde_json::Value;
+
+const OTHER_UID: u32 = 1234;
+
+#[test]
+fn top_and_idle_stops_on_the_debian_image_as_root() {
+    top_and_idle_stops(&test_image(), None);
+}
+
+#[test]
+fn top_and_idle_stops_on_the_debian_image_as_another_uid() {
+    if common::is_root() {
+        top_and_idle_stops(&test_image(), Some(OTHER_UID));
+    } else {
+        eprintln!("skipped: needs root to run jenv as uid {OTHER_UID}");
+    }
+}
+
+#[test]
+fn top_and_idle_stops_on_docker_stacks_as_root() {
+    top_and_idle_stops(STACKS_IMAGE, None);
+}
+
+#[test]
+fn top_and_idle_stops_on_docker_stacks_as_another_uid() {
+    if common::is_root() {
+        top_and_idle_stops(STACKS_IMAGE, Some(OTHER_UID));
+    } else {
+        eprintln!("skipped: needs root to run jenv as uid {OTHER_UID}");
+    }
+}
+
+fn top_and_idle_stops(image: &str, uid: Option<u32>) {
+    let sandbox = Sandbox::for_image(image, uid);
+    let who = format!("{image} as uid {}", sandbox.host_uid());
+    let busy = sandbox.project("busy");
+    let idle = sandbox.project("idle");
+    let installed = sandbox.project("installed");
+    let hungry = sandbox.project("hungry");
+    sandbox.edit_manifest(&hungry, |text| text.replace("[ports]", "[resources]\nmemory = \"384m\"\n\n[ports]"));
+    let sleepy = sandbox.project("sleepy");
+    sandbox.edit_manifest(&sleepy, |text| format!("idle_stop = \"1m\"\n{text}"));
+
+    // All five start together, as people start them.
+    let urls: Vec<NotebookUrl> = std::thread::scope(|scope| {
+        let ups: Vec<_> = [&busy, &idle, &installed, &hungry, &sleepy]
+            .map(|dir| scope.spawn(|| NotebookUrl::parse(&sandbox.jenv(dir, &["up"]).success().stdout())))
+            .into_iter()
+            .collect();
+        ups.into_iter().map(|up| up.join().unwrap()).collect()
+    });
+    let [busy_url, idle_url, _, hungry_url, sleepy_url] = <[NotebookUrl; 5]>::try_from(urls).unwrap();
+    let names = |dir: &Path| name_of(&sandbox, dir);
+
+    // The sleepy notebook gets an install only its container holds, then is left alone.
+    let wheel = make_wheel(&sandbox, &sleepy, "sleepy_probe", "1.0");
+    sandbox.jenv(&sleepy, &["exec", "--", "python3", "-m", "pip", "install", "--no-index", &wheel]).success();
+
+    start_cell(&busy_url, &start_kernel(&busy_url), "import time; time.sleep(900)");
+    start_kernel(&idle_url);
+    let wheel = make_wheel(&sandbox, &installed, "top_probe", "1.0");
+    sandbox.jenv(&installed, &["exec", "--", "python3", "-m", "pip", "install", "--no-index", &wheel]).success();
+    // A kernel that allocates past the 384m limit is killed by the kernel; the notebook lives on.
+    start_cell(&hungry_url, &start_kernel(&hungry_url), "x = b'x' * (1024 * 1024 * 1024)");
+
+    // Jupyter records a kernel busy as the kernel says so, and the kill when the kernel dies.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let sample = loop {
+        let sample = top(&sandbox, &busy);
+        let (hungry_entry, busy_entry) = (entry(&sample, &names(&hungry)), entry(&sample, &names(&busy)));
+        if hungry_entry["oom_kills"].as_u64().unwrap_or(0) >= 1 && busy_entry["kernels"]["busy"] == 1 {
+            break sample;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{who}: top never counted the busy kernel and the killed one:\n{busy_entry}\n{hungry_entry}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let busy_entry = entry(&sample, &names(&busy));
+    assert_eq!(busy_entry["kernels"]["busy"], 1, "{who}: {busy_entry}");
+    let idle_entry = entry(&sample, &names(&idle));
+    assert_eq!((&idle_entry["kernels"]["busy"], &idle_entry["kernels"]["idle"]), (&0.into(), &1.into()), "{who}");
+    assert_eq!(entry(&sample, &names(&installed))["changes"], 1, "{who}: the install is counted");
+    assert_eq!(idle_entry["changes"], 0, "{who}: nothing installed, nothing counted");
+    for e in [busy_entry, idle_entry] {
+        assert!(e["memory"]["used_bytes"].as_u64().unwrap() > 10_000_000, "{who}: {e}");
+        assert!(e["memory"]["limit_bytes"].is_null(), "{who}: no limit set: {e}");
+        assert!(e["cpu_percent"].is_number(), "{who}: {e}");
+        assert_eq!(e["oom_kills"], 0, "{who}: {e}");
+        assert!(e["last_activity"].as_str().unwrap().starts_with("20"), "{who}: {e}");
+        assert_eq!(e["state"], "running");
+    }
+    let hungry_entry = entry(&sample, &names(&hungry));
+    assert_eq!(hungry_entry["memory"]["limit_bytes"], 384 * 1024 * 1024, "{who}: {hungry_entry}");
+    assert_eq!(hungry_entry["state"], "running", "{who}: a kernel died, the notebook did not");
+    let status = sandbox.jenv(&hungry, &["status"]).success().stdout();
+    assert!(status.contains("a kernel was killed for lack of memory (limit 384m)"), "{who}: {status}");
+    // Looking is not activity: the table asks Jupyter without moving its last activity.
+    let before = entry(&top(&sandbox, &busy), &names(&idle))["last_activity"].clone();
+    assert_eq!(entry(&top(&sandbox, &busy), &names(&idle))["last_activity"], before, "{who}");
+    let table = sandbox.jenv(&busy, &["top"]).success().stdout();
+    assert!(table.starts_with("NAME") && table.contains("LAST ACTIVITY"), "{who}: {table}");
+    assert!(table.lines().any(|l| l.starts_with(&names(&busy)) && l.contains(" 1 / 0 ")), "{who}: {table}");
+
+    // `down --idle`: the idle notebook stops; the busy one and the one with an install stay.
+    let outcome =
+        |args: &[&str]| -> Vec<Value> { serde_json::from_str(&sandbox.jenv(&busy, args).success().stdout()).unwrap() };
+    let action = |outcomes: &[Value], dir: &Path| {
+        let name = names(dir);
+        let found = outcomes.iter().find(|o| o["name"] == name.as_str());
+        found.unwrap_or_else(|| panic!("{who}: {name} not in {outcomes:?}"))["action"].as_str().unwrap().to_string()
+    };
+    let mut planned = Vec::new();
+    eventually(&format!("{who}: the idle notebook is idle for 2 s"), Duration::from_secs(60), || {
+        planned = outcome(&["down", "--idle", "2s", "--dry-run", "--json"]);
+        action(&planned, &idle) == "would_stop"
+    });
+    assert_eq!(action(&planned, &busy), "kept", "{who}: {planned:?}");
+    assert_eq!(action(&planned, &installed), "skipped", "{who}: {planned:?}");
+    assert_eq!(sandbox.containers().len(), 5, "{who}: a dry run stops nothing");
+    let done = outcome(&["down", "--idle", "2s", "--json"]);
+    assert_eq!(action(&done, &idle), "stopped", "{who}: {done:?}");
+    assert_eq!(action(&done, &busy), "kept", "{who}: {done:?}");
+    let skipped = done.iter().find(|o| o["name"] == names(&installed).as_str()).unwrap();
+    assert_eq!(skipped["action"], "skipped", "{who}: {done:?}");
+    assert!(skipped["reason"].as_str().unwrap().contains("jenv snapshot"), "{who}: {skipped}");
+    assert_eq!(state(&sandbox, &idle), "absent", "{who}");
+    assert_eq!(state(&sandbox, &busy), "running", "{who}");
+    assert_eq!(state(&sandbox, &installed), "running", "{who}");
+
+    // The `idle_stop` notebook stops by itself (Jupyter exits after a minute of idleness), is
+    // kept, and comes back at the same URL with the install its container holds.
+    let container = format!("jenv-{}", names(&sleepy));
+    eventually(&format!("{who}: the idle_stop notebook stops by itself"), Duration::from_secs(300), || {
+        sandbox.docker(&["inspect", "--format", "{{.State.Status}}", &container]).trim() == "exited"
+    });
+    assert_eq!(state(&sandbox, &sleepy), "exited", "{who}");
+    let status: Value = serde_json::from_str(&sandbox.jenv(&sleepy, &["status", "--json"]).success().stdout()).unwrap();
+    assert_eq!(status["stopped"], "idle", "{who}: {status}");
+    let again = NotebookUrl::parse(&sandbox.jenv(&sleepy, &["up"]).success().stdout());
+    assert_eq!(again, sleepy_url, "{who}: the same URL");
+    sandbox.jenv(&sleepy, &["exec", "--", "python3", "-c", "import sleepy_probe"]).success();
+}
+
+/// `jenv top --json`, run in `dir`.
+fn top(sandbox: &Sandbox, dir: &Path) -> Vec<Value> {
+    serde_json::from_str(&sandbox.jenv(dir, &["top", "--json"]).success().stdout()).unwrap()
+}
+
+#[track_caller]
+fn entry(sample: &[Value], name: &str) -> Value {
+    sample.iter().find(|e| e["name"] == name).unwrap_or_else(|| panic!("{name} not in {sample:?}")).clone()
+}
+
+fn name_of(sandbox: &Sandbox, dir: &Path) -> String {
+    status(sandbox, dir)["name"].as_str().unwrap().to_string()
+}
+
+fn state(sandbox: &Sandbox, dir: &Path) -> String {
+    status(sandbox, dir)["state"].as_str().unwrap().to_string()
+}
+
+fn status(sandbox: &Sandbox, dir: &Path) -> Value {
+    serde_json::from_str(&sandbox.jenv(dir, &["status", "--json"]).success().stdout()).unwrap()
+}
