@@ -40,6 +40,12 @@ fn an_ssh_engine_serves_the_notebook_through_jenvs_forward_and_down_closes_it() 
     assert_eq!(NotebookUrl::parse(&sandbox.jenv(&project, &["url"]).success().stdout()), url);
     let all = sandbox.jenv(&project, &["status", "--all"]).success().stdout();
     assert!(all.contains(&sshd.docker_host()), "status --all names the engine: {all}");
+    // `top` on another machine's engine: its stats API and oom events, Jupyter through the forward.
+    let top: Value = serde_json::from_str(&sandbox.jenv(&project, &["top", "--json"]).success().stdout()).unwrap();
+    let mine = top.as_array().unwrap().iter().find(|e| e["name"] == status["name"]).unwrap().clone();
+    assert!(mine["memory"]["used_bytes"].as_u64().unwrap() > 10_000_000, "{mine}");
+    assert!(mine["cpu_percent"].is_number(), "{mine}");
+    assert_eq!((&mine["kernels"]["busy"], &mine["oom_kills"]), (&0.into(), &0.into()), "{mine}");
     let doctor: Value = serde_json::from_str(&sandbox.jenv(&project, &["doctor", "--json"]).stdout()).unwrap();
     let engine = doctor["checks"].as_array().unwrap().iter().find(|c| c["name"] == "engine").unwrap().clone();
     assert_eq!(engine["ok"], true, "doctor reaches the ssh engine: {doctor}");

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::kernel::{start_cell, start_kernel};
+use common::terminal::Terminal;
 use common::{NotebookUrl, STACKS_IMAGE, Sandbox, eventually, make_wheel, test_image};
 use serde_json::Value;
 
@@ -115,6 +116,18 @@ fn top_and_idle_stops(image: &str, uid: Option<u32>) {
     let table = sandbox.jenv(&busy, &["top"]).success().stdout();
     assert!(table.starts_with("NAME") && table.contains("LAST ACTIVITY"), "{who}: {table}");
     assert!(table.lines().any(|l| l.starts_with(&names(&busy)) && l.contains(" 1 / 0 ")), "{who}: {table}");
+    // On a terminal it redraws until `q`, and leaves the terminal as it found it.
+    let terminal = Terminal::run(&sandbox, &busy, &["top"]);
+    terminal.expect(&names(&busy), Duration::from_secs(30));
+    let first = terminal.screen();
+    let heading = |screen: &str| screen.lines().find(|l| l.starts_with("jenv top: ")).map(str::to_string);
+    assert!(heading(&first).is_some(), "{who}: {first}");
+    eventually(&format!("{who}: top redraws"), Duration::from_secs(20), || {
+        heading(&terminal.screen()) != heading(&first)
+    });
+    terminal.keys("q");
+    assert_eq!(terminal.exit_code(Duration::from_secs(10)), 0, "{who}");
+    assert!(heading(&terminal.screen()).is_none(), "{who}: the table went with the alternate screen");
 
     // `down --idle`: the idle notebook stops; the busy one and the one with an install stay.
     let outcome =

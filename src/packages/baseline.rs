@@ -37,6 +37,22 @@ impl Listings {
     fn path(&self, image_id: &str) -> PathBuf {
         self.dir.join(format!("{}.txt", image_id.trim_start_matches("sha256:")))
     }
+
+    /// The site-packages folders of `image_id` as `user` sees them (see [`Packages::site_dirs`]).
+    pub fn load_site_dirs(&self, image_id: &str, user: &str) -> Option<Vec<String>> {
+        let text = fs::read_to_string(self.site_dirs_path(image_id, user)).ok()?;
+        Some(text.lines().map(str::to_string).collect())
+    }
+
+    pub fn save_site_dirs(&self, image_id: &str, user: &str, dirs: &[String]) -> Result<()> {
+        fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        write_atomic(&self.site_dirs_path(image_id, user), dirs.join("\n").as_bytes())
+    }
+
+    fn site_dirs_path(&self, image_id: &str, user: &str) -> PathBuf {
+        let user: String = user.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        self.dir.join(format!("{}-{user}.dirs", image_id.trim_start_matches("sha256:")))
+    }
 }
 
 /// The installed packages of one notebook (or of a helper started from one of its images), and
@@ -150,11 +166,16 @@ impl<'a> Packages<'a> {
     }
 
     /// The folders whose modification time moves when a package is installed or removed: the
-    /// Python path's folders outside the mounted one, and conda's metadata.
+    /// Python path's folders outside the mounted one, and conda's metadata. They follow from the
+    /// image and the user, so they are asked once and kept with the image's listing.
     pub async fn site_dirs(&self, container: &Container) -> Result<Vec<String>> {
+        let listings = Listings::new(self.state);
+        if let Some(dirs) = listings.load_site_dirs(&container.image_id, &container.user) {
+            return Ok(dirs);
+        }
         let script = "import site, sys; print('\\n'.join([p for p in sys.path if p] + [site.getusersitepackages()]))";
         let env = RunEnv::new(container.home.as_ref(), &container.name).exec_env()?;
-        let (_, text) = self.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
+        let (code, text) = self.engine.exec_capture(&container.exec_target(&env), &["python3", "-c", script]).await?;
         let mount = format!("{}/", self.mount.trim_end_matches('/'));
         let mut dirs: Vec<String> = text
             .lines()
@@ -164,6 +185,10 @@ impl<'a> Packages<'a> {
             .collect();
         dirs.push("/opt/conda/conda-meta".into());
         dirs.dedup();
+        if code == 0 {
+            // Best effort: another user's state folder may not be ours to write.
+            let _ = listings.save_site_dirs(&container.image_id, &container.user, &dirs);
+        }
         Ok(dirs)
     }
 

@@ -81,6 +81,11 @@ impl Terminal {
         assert!(self.tmux().args(["send-keys", "Enter"]).status().unwrap().success());
     }
 
+    /// Types `keys` without Enter.
+    pub fn keys(&self, keys: &str) {
+        assert!(self.tmux().args(["send-keys", "-l", keys]).status().unwrap().success());
+    }
+
     /// Waits for the command to end and returns its exit code.
     #[track_caller]
     pub fn exit_code(&self, timeout: Duration) -> i32 {
