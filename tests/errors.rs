@@ -158,3 +158,24 @@ fn image_running(sandbox: &Sandbox, name: &str, script: &str) -> String {
     common::docker(&["build", "-q", "-t", &tag, &dir.path().display().to_string()]);
     tag
 }
+
+#[test]
+fn idle_durations_that_are_not_durations_or_too_short_are_refused() {
+    let sandbox = Sandbox::new();
+    let folder = sandbox.project("sleepless");
+    let path = folder.join(".jupyter-env");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("idle_stop = \"30s\"\n{text}")).unwrap();
+    let out = sandbox.jenv(&folder, &["up"]).failure();
+    assert!(out.stderr().contains("`idle_stop = \"30s\"` is shorter than a minute"), "{}", out.stderr());
+    assert!(out.stderr().contains("hint:"), "{}", out.stderr());
+    assert!(sandbox.containers().is_empty(), "nothing started");
+
+    std::fs::write(sandbox.home.join("config.toml"), "idle_stop = \"soon\"\n").unwrap();
+    let out = sandbox.jenv(&folder, &["init", "--force"]).failure();
+    assert!(out.stderr().contains("config.toml is not a valid jenv config"), "{}", out.stderr());
+    assert!(out.stderr().contains("`idle_stop = \"soon\"` is not a duration"), "{}", out.stderr());
+
+    let out = sandbox.jenv(&folder, &["down", "--idle", "a while"]).failure();
+    assert!(out.stderr().contains("`--idle a while` is not a duration"), "{}", out.stderr());
+}

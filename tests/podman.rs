@@ -28,6 +28,16 @@ fn lifecycle_and_snapshots_on_podman() {
     let pip = ["exec", "--", "python3", "-m", "pip", "install", "--no-index", "--quiet", &wheel];
     sandbox.jenv(&project, &pip).success();
     assert_eq!(sandbox.jenv(&project, &["diff"]).success().stdout(), "+ jenv-pod 1.0 (pip)\n");
+    // `top` on Podman: its containers' cgroups, its Jupyter, the install counted.
+    let top: serde_json::Value =
+        serde_json::from_str(&sandbox.jenv(&project, &["top", "--json"]).success().stdout()).unwrap();
+    let mine = top.as_array().unwrap().iter().find(|e| e["folder"] == project.to_str().unwrap()).unwrap();
+    assert!(mine["memory"]["used_bytes"].as_u64().unwrap() > 10_000_000, "{mine}");
+    assert_eq!(
+        (&mine["changes"], &mine["oom_kills"], &mine["kernels"]["busy"]),
+        (&1.into(), &0.into(), &0.into()),
+        "{mine}"
+    );
 
     let snapshot = sandbox.jenv(&project, &["snapshot", "-m", "pod installed", "--json"]).success().stdout();
     let snapshot: serde_json::Value = serde_json::from_str(&snapshot).unwrap();

@@ -167,6 +167,16 @@ fn top_and_idle_stops(image: &str, uid: Option<u32>) {
     let again = NotebookUrl::parse(&sandbox.jenv(&sleepy, &["up"]).success().stdout());
     assert_eq!(again, sleepy_url, "{who}: the same URL");
     sandbox.jenv(&sleepy, &["exec", "--", "python3", "-c", "import sleepy_probe"]).success();
+
+    // With --snapshot, the one with an install is kept in a snapshot first, then stopped (last:
+    // it would stop the sleepy one too).
+    let done = outcome(&["down", "--idle", "2s", "--snapshot", "--json"]);
+    assert_eq!(action(&done, &installed), "stopped", "{who}: {done:?}");
+    let history: Value =
+        serde_json::from_str(&sandbox.jenv(&installed, &["history", "--json"]).success().stdout()).unwrap();
+    assert_eq!(history[0]["message"], "taken by jenv down", "{who}: {history}");
+    assert_eq!(history[0]["current"], true, "{who}: the next `up` starts from it: {history}");
+    assert_eq!(state(&sandbox, &installed), "absent", "{who}");
 }
 
 /// `jenv top --json`, run in `dir`.
