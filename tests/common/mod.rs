@@ -42,6 +42,20 @@ fn port_block() -> ((u16, u16), std::fs::File) {
     panic!("every test port block in {} is held", dir.display());
 }
 
+/// Waits while scripts/prepare-tests.sh is still building images (it holds its lock files
+/// meanwhile), so a test that needs an image not yet built waits for it instead of failing.
+fn wait_for_preparation() {
+    let tmp = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".to_string());
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    for part in ["first", "stacks"] {
+        let path = std::path::Path::new(&tmp).join(format!("jenv-prepare-tests.{uid}.{part}.lock"));
+        if let Ok(file) = std::fs::File::open(&path) {
+            let _ = file.lock_shared();
+        }
+    }
+}
+
 pub fn test_image() -> String {
     std::env::var("JENV_TEST_IMAGE").unwrap_or_else(|_| DEFAULT_TEST_IMAGE.to_string())
 }
@@ -80,8 +94,11 @@ impl Sandbox {
     pub fn with_env(image: &str, uid: Option<u32>, env: &[(&str, Option<&str>)]) -> Sandbox {
         let env: Vec<(String, Option<String>)> =
             env.iter().map(|(k, v)| (k.to_string(), v.map(str::to_string))).collect();
-        let present = apply_env(Command::new("docker"), &env).args(["image", "inspect", image]).output().unwrap();
-        assert!(present.status.success(), "test image {image} is missing: run scripts/test.sh, which builds it");
+        let present = || apply_env(Command::new("docker"), &env).args(["image", "inspect", image]).output().unwrap();
+        if !present().status.success() {
+            wait_for_preparation();
+        }
+        assert!(present().status.success(), "test image {image} is missing: run scripts/test.sh, which builds it");
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().canonicalize().unwrap();
         let home = root.join("jenv-home");
