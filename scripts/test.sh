@@ -46,9 +46,10 @@ group() {
   return $status
 }
 # Most of a test's time is spent waiting for the engine and for Jupyter, not on the CPU:
-# JENV_TEST_THREADS tests of the first group at once, two of the stacks group beside them.
+# JENV_TEST_THREADS tests of the first group at once, three of the stacks group beside them (the
+# export test alone takes five minutes; the others share the other two).
 group first first "${JENV_TEST_THREADS:-4}" "$@" & first=$!
-group stacks stacks 2 "$@" & stacks=$!
+group stacks stacks 3 "$@" & stacks=$!
 trap 'kill $first $stacks 2>/dev/null || true; rm -f "$compiled"' EXIT
 compile "$@"
 exec 8>&-

@@ -5,7 +5,9 @@
 //! The notebooks are asked together, their CPU measured before anything else asks them. Looking
 //! never counts as activity (Jupyter is asked with `no_track_activity`), and package changes are counted only where it is cheap: a notebook whose
 //! site-packages folders have not moved since it was created (or since the last count) keeps its
-//! count, and one whose baseline listing jenv has not cached is not counted at all.
+//! count, and one whose baseline listing jenv has not cached is not counted at all. Nothing is
+//! run in a notebook above 80% of its memory limit: a process started there could get its
+//! server killed for memory (its count stays as it was, or unknown).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -81,7 +83,7 @@ impl Sampler {
         let usage = engine.usage(&running, true).await;
         let (activity, counts) = tokio::join!(
             join_all(running.iter().map(|c| activity_of(engine, tokens, c))),
-            join_all(running.iter().map(|c| self.count_changes(engine, c))),
+            join_all(running.iter().zip(&usage).map(|(c, u)| self.count_changes(engine, c, !near_limit(u.as_ref())))),
         );
         let mut measured: HashMap<&str, Measured> = HashMap::new();
         for (((container, usage), activity), counted) in running.iter().zip(usage).zip(activity).zip(counts) {
@@ -112,7 +114,9 @@ impl Sampler {
     }
 
     /// The container's package changes, if they can be counted cheaply (see the module's note).
-    async fn count_changes(&self, engine: &Engine, container: &Container) -> Option<Counted> {
+    /// Without `may_exec`, only what needs no process in the container: starting one in a
+    /// notebook at its memory limit could get its server killed for memory.
+    async fn count_changes(&self, engine: &Engine, container: &Container, may_exec: bool) -> Option<Counted> {
         let state = StateDir { root: container.home.clone().into() };
         let packages =
             Packages::new(engine, &state, &container.name, &container.mount, manifest::container_name(&container.name));
@@ -120,7 +124,8 @@ impl Sampler {
         let known = self.counted.get(&container.id).filter(|known| known.baseline == baseline);
         let site_dirs = match known {
             Some(known) => known.site_dirs.clone(),
-            None => packages.site_dirs(container).await.ok()?,
+            None if may_exec => packages.site_dirs(container).await.ok()?,
+            None => packages.cached_site_dirs(container)?,
         };
         let stamps = packages.stamps(container, &site_dirs).await.ok()?;
         if let Some(known) = known.filter(|known| known.stamps == stamps) {
@@ -129,10 +134,16 @@ impl Sampler {
         let untouched = baseline == container.image_id && unchanged_since(&stamps, container.created);
         let changes = match untouched {
             true => 0,
-            false => packages.pending_changes_if_cheap(container).await.ok()??.len(),
+            false if may_exec => packages.pending_changes_if_cheap(container).await.ok()??.len(),
+            false => return known.cloned(),
         };
         Some(Counted { baseline, site_dirs, stamps, changes })
     }
+}
+
+/// Whether a notebook uses more than 80% of its memory limit.
+fn near_limit(usage: Option<&Usage>) -> bool {
+    usage.is_some_and(|u| u.memory_limit.is_some_and(|limit| u.memory_used > limit / 10 * 8))
 }
 
 /// Whether no folder was modified after `created` (seconds since 1970): the container holds
@@ -156,6 +167,15 @@ pub async fn activity_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_notebook_near_its_memory_limit_is_left_alone() {
+        let usage = |used, limit| Usage { memory_used: used, memory_limit: limit, cpu_percent: None, oom_kills: None };
+        assert!(near_limit(Some(&usage(330, Some(384)))));
+        assert!(!near_limit(Some(&usage(100, Some(384)))));
+        assert!(!near_limit(Some(&usage(10_000, None))));
+        assert!(!near_limit(None));
+    }
 
     #[test]
     fn folders_older_than_the_container_hold_the_image_packages() {

@@ -192,6 +192,11 @@ impl<'a> Packages<'a> {
         Ok(dirs)
     }
 
+    /// [`Packages::site_dirs`] when they are known without asking the container.
+    pub fn cached_site_dirs(&self, container: &Container) -> Option<Vec<String>> {
+        Listings::new(self.state).load_site_dirs(&container.image_id, &container.user)
+    }
+
     /// The modification times of `dirs` (`None` for one that does not exist), asked of the
     /// engine together.
     pub async fn stamps(&self, container: &Container, dirs: &[String]) -> Result<Vec<Option<String>>> {

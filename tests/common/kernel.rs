@@ -75,6 +75,25 @@ pub fn start_cell(url: &NotebookUrl, kernel: &str, code: &str) {
     let _ = socket.close(None);
 }
 
+/// Sends `code`, which the kernel dies of (an allocation past the memory limit), and returns
+/// once Jupyter says the kernel is restarting or dead.
+#[track_caller]
+pub fn run_until_the_kernel_dies(url: &NotebookUrl, kernel: &str, code: &str) {
+    let mut socket = connect(url, kernel);
+    send_execute(&mut socket, code);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "the kernel never died of the cell");
+        let Some(message) = next_message(&mut socket) else { continue };
+        if message["header"]["msg_type"] == "status"
+            && matches!(message["content"]["execution_state"].as_str(), Some("restarting" | "dead"))
+        {
+            break;
+        }
+    }
+    let _ = socket.close(None);
+}
+
 type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
 
 fn connect(url: &NotebookUrl, kernel: &str) -> Socket {
