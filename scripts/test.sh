@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The test command: prepares what the tests run against (scripts/prepare-tests.sh: Debian's
 # packages, the two offline test images, Podman, Chromium) while the tests compile, then runs
-# every test against the engine.
+# every test against the engine, with cargo-nextest when it is installed (each test in its own
+# process, several at once: most of a test's time is spent waiting for the engine and for
+# Jupyter), else with cargo test, one file after another.
 #
-# With cargo-nextest, in two groups side by side: the tests of the docker-stacks fixture (nextest
-# profile `stacks`, see .config/nextest.toml) start as soon as that image is there, the others
-# (profile `first`) as soon as the Debian image is; on a machine without the images the slow
-# fixture build no longer holds up the tests that do not need it. Without cargo-nextest, cargo
-# test runs the files one after another once everything is prepared.
+# On a machine without the test images, the tests that need the docker-stacks fixture (nextest
+# profile `stacks`, see .config/nextest.toml) run as a group of their own, started once that
+# image is built, beside the others (profile `first`), which start as soon as the Debian image is
+# there: the slow fixture build no longer holds them up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,15 +18,24 @@ compile() {
   cargo test --locked --no-run --quiet "$@" 2>&1 | { grep -v '^  Executable' >&2 || true; }
   since "tests compiled"
 }
+threads=${JENV_TEST_THREADS:-4}
+images_present() {
+  docker image inspect "${JENV_TEST_IMAGE:-jenv-test/notebook:bookworm}" jenv-fixture/base-notebook:bookworm \
+    >/dev/null 2>&1
+}
 
-if ! cargo nextest --version >/dev/null 2>&1; then
+if ! cargo nextest --version >/dev/null 2>&1 || images_present; then
   scripts/prepare-tests.sh & prepare=$!
   trap 'kill $prepare 2>/dev/null || true' EXIT
   compile "$@"
   wait $prepare
   trap - EXIT
   since "ready to test"
-  cargo test --locked --no-fail-fast "$@"
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked --no-fail-fast --test-threads "$threads" "$@"
+  else
+    cargo test --locked --no-fail-fast "$@"
+  fi
   since done
   exit 0
 fi
@@ -45,11 +55,10 @@ group() {
   since "$profile done"
   return $status
 }
-# Most of a test's time is spent waiting for the engine and for Jupyter, not on the CPU:
-# JENV_TEST_THREADS tests of the first group at once, three of the stacks group beside them (the
-# export test alone takes five minutes; the others share the other two).
-group first first "${JENV_TEST_THREADS:-4}" "$@" & first=$!
-group stacks stacks 3 "$@" & stacks=$!
+# About as many tests at once as in one group: the machine's CPU, not the waiting, sets the pace
+# once both groups run.
+group first first $((threads > 1 ? threads - 1 : 1)) "$@" & first=$!
+group stacks stacks 2 "$@" & stacks=$!
 trap 'kill $first $stacks 2>/dev/null || true; rm -f "$compiled"' EXIT
 compile "$@"
 exec 8>&-
