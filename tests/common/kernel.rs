@@ -60,6 +60,18 @@ pub fn start_kernel(url: &NotebookUrl) -> String {
 #[track_caller]
 pub fn start_cell(url: &NotebookUrl, kernel: &str, code: &str) {
     let mut socket = connect(url, kernel);
+    // The server's own kernel_info requests (at the kernel's start and when a client connects,
+    // on the shell and control channels) end in an `idle` status that Jupyter would take for
+    // the kernel's state: they are let finish first, so the last status Jupyter sees is the
+    // cell's `busy`.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(2) {
+        assert!(Instant::now() < deadline, "the kernel never went quiet");
+        if next_message(&mut socket).is_some() {
+            quiet_since = Instant::now();
+        }
+    }
     let msg_id = send_execute(&mut socket, code);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
