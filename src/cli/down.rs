@@ -129,12 +129,11 @@ async fn stop_one(
         Err(err) => return ("skipped", format!("{idle_words}, but {err:#}")),
     };
     if stopping.question().is_some() {
-        let changes = stopping.undecided_count();
         return (
             "skipped",
             format!(
-                "{idle_words}, but it holds {changes} package change{} no snapshot has: run `jenv snapshot` in {}, or `jenv down --idle {} --snapshot`",
-                if changes == 1 { "" } else { "s" },
+                "{idle_words}, but it holds {} no snapshot has: run `jenv snapshot` in {}, or `jenv down --idle {} --snapshot`",
+                stopping.undecided(),
                 container.folder,
                 args.idle.as_deref().unwrap_or_default(),
             ),

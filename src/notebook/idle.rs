@@ -51,7 +51,7 @@ pub async fn judge_all(
 
 /// `idle for 2 h`.
 pub fn idle_words(secs: u64) -> String {
-    format!("idle for {}", ui::format::ago(secs).trim_end_matches(" ago"))
+    format!("idle for {}", ui::format::span(secs))
 }
 
 #[cfg(test)]
@@ -76,5 +76,6 @@ mod tests {
         );
         assert!(matches!(judge(None, now, 60), Idleness::Active(reason) if reason.contains("did not answer")));
         assert_eq!(idle_words(7200), "idle for 2 h");
+        assert_eq!(idle_words(4), "idle for 4 s");
     }
 }

@@ -91,9 +91,9 @@ impl<'a> Stopping<'a> {
         })
     }
 
-    /// How many changes no snapshot holds are waiting for a decision.
-    pub fn undecided_count(&self) -> usize {
-        self.undecided.len()
+    /// The changes no snapshot holds that wait for a decision, counted (`2 package changes`).
+    pub fn undecided(&self) -> String {
+        count(&self.undecided)
     }
 
     /// The person's answer to [`Stopping::question`]: snapshot first, or discard.

@@ -14,13 +14,17 @@ pub fn human_bytes(bytes: i64) -> String {
 
 /// How long ago, as a person says it: `just now`, `45 s ago`, `3 min ago`, `2 h ago`, `4 days ago`.
 pub fn ago(secs: u64) -> String {
+    if secs < 10 { "just now".to_string() } else { format!("{} ago", span(secs)) }
+}
+
+/// A length of time in its largest whole unit: `45 s`, `3 min`, `2 h`, `1 day`, `4 days`.
+pub fn span(secs: u64) -> String {
     match secs {
-        0..10 => "just now".to_string(),
-        10..60 => format!("{secs} s ago"),
-        60..3600 => format!("{} min ago", secs / 60),
-        3600..86_400 => format!("{} h ago", secs / 3600),
-        _ if secs < 2 * 86_400 => "1 day ago".to_string(),
-        _ => format!("{} days ago", secs / 86_400),
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 => format!("{} h", secs / 3600),
+        _ if secs < 2 * 86_400 => "1 day".to_string(),
+        _ => format!("{} days", secs / 86_400),
     }
 }
 
@@ -61,6 +65,7 @@ mod tests {
         assert_eq!(ago(7300), "2 h ago");
         assert_eq!(ago(90_000), "1 day ago");
         assert_eq!(ago(400_000), "4 days ago");
+        assert_eq!(span(5), "5 s");
     }
 
     #[test]
