@@ -71,6 +71,12 @@ pub fn display(secs: u64) -> String {
     format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC")
 }
 
+/// `2026-11-24T14:05:09Z`: RFC 3339, as the engine reads times.
+pub fn rfc3339(secs: u64) -> String {
+    let (y, mo, d, h, mi, s) = civil(secs);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
 /// `20261124-140509`: sortable, and valid in an image tag.
 pub fn tag(secs: u64) -> String {
     let (y, mo, d, h, mi, s) = civil(secs);
@@ -94,6 +100,7 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-18T15:05:09+01:00"), Some(1_795_010_709));
         assert_eq!(parse_rfc3339("2000-02-29T00:00:00Z"), Some(951_782_400));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339(&rfc3339(1_795_010_709)), Some(1_795_010_709));
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
     }

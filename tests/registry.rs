@@ -58,13 +58,19 @@ fn strings(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// The strings of what the registry serves for `repository:tag`: its manifest and its image
-/// config (labels, config, the committed container's config, history).
-fn served_strings(registry: &Registry, repository: &str, tag: &str) -> Vec<String> {
+/// What the registry serves for `repository:tag`: its manifest and its image config (labels,
+/// config, the committed container's config, history).
+fn served(registry: &Registry, repository: &str, tag: &str) -> (Value, Value) {
     let name = repository.strip_prefix(&format!("{}/", registry.host)).unwrap();
     let manifest: Value = serde_json::from_str(&registry.get(&format!("/v2/{name}/manifests/{tag}"))).unwrap();
     let digest = manifest["config"]["digest"].as_str().expect("a schema 2 manifest");
     let config: Value = serde_json::from_str(&registry.get(&format!("/v2/{name}/blobs/{digest}"))).unwrap();
+    (manifest, config)
+}
+
+/// The strings of what the registry serves for `repository:tag`.
+fn served_strings(registry: &Registry, repository: &str, tag: &str) -> Vec<String> {
+    let (manifest, config) = served(registry, repository, tag);
     let mut out = Vec::new();
     strings(&manifest, &mut out);
     strings(&config, &mut out);
@@ -114,6 +120,13 @@ fn a_pushed_snapshot_is_pulled_by_up_in_a_fresh_clone_and_the_package_imports() 
     for tag in [current.as_str(), "latest"] {
         cleanup.docker(&["rmi", "-f", &format!("{repository}:{tag}")]);
     }
+
+    // The copy is the snapshot's layers and history under a new config, made without a commit
+    // (which records the committed container and, on fuse-overlayfs, walks every file).
+    let (_, config) = served(&registry, &repository, &current);
+    assert!(config["container"].as_str().unwrap_or_default().is_empty(), "a commit made the pushed copy: {config}");
+    let steps = docker(&["history", "-q", &format!("{repository}:{current}")]).lines().count();
+    assert_eq!(config["history"].as_array().map(Vec::len), Some(steps), "{config}");
 
     // What the registry serves is the environment, nothing of the machine it was made on...
     let details = machine_details(&here, &project);

@@ -26,6 +26,20 @@ pub(super) fn directory_tar(path: &str, uid: u32, gid: u32) -> Result<Vec<u8>> {
     Ok(tar)
 }
 
+/// A tar archive of regular files, each `(name, contents)`, mode 0644.
+pub(super) fn files_tar(files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+    let mut tar = Vec::new();
+    for (name, data) in files {
+        let size = data.len() as u64;
+        let entry = Entry { name, kind: b'0', mode: 0o644, uid: 0, gid: 0, size, mtime: 0, link: "" };
+        tar.extend(header(&entry)?);
+        tar.extend(*data);
+        tar.resize(tar.len().next_multiple_of(512), 0);
+    }
+    tar.extend([0u8; 1024]); // two empty blocks end the archive
+    Ok(tar)
+}
+
 /// A tar archive of everything in `dir` (files, folders and symlinks, as they are), the build
 /// context the engine receives; paths are relative to `dir`.
 pub(super) fn context_tar(dir: &Path) -> Result<Vec<u8>> {
@@ -136,6 +150,15 @@ mod tests {
         let sum: u32 = blank.iter().map(|&b| u32::from(b)).sum();
         assert_eq!(u32::from_str_radix(stored, 8).unwrap(), sum);
         assert!(directory_tar("/", 1, 1).is_err());
+    }
+
+    #[test]
+    fn files_tar_holds_each_file_padded_to_blocks() {
+        let tar = files_tar(&[("config.json", b"{}"), ("manifest.json", b"[]")]).unwrap();
+        assert_eq!(tar.len(), 4 * 512 + 1024);
+        assert_eq!(first_file_of_tar(&tar).unwrap(), b"{}");
+        assert_eq!(&tar[1024..1037], b"manifest.json");
+        assert_eq!(&tar[1536..1538], b"[]");
     }
 
     /// (name, type, size, link) of each entry, read back as an engine would.

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::engine::helper::with_helper;
+use crate::engine::image_config::ImageConfig;
 use crate::engine::labels;
 use crate::engine::reference;
 use crate::engine::registry::{self, Credentials};
@@ -55,23 +56,33 @@ impl SnapshotStore<'_> {
     }
 
     /// A copy of the snapshot `image` as `REPOSITORY:tag`, with the same files and config but
-    /// nothing of this machine: the labels holding its paths ([`labels::HOST`]) blanked. It is
-    /// committed from a helper container that never carried them, because an engine's commit
-    /// also records the committed container's own config (Docker's `container_config`), which
-    /// for the snapshot was the notebook's, with its folder, state folder and mount paths.
-    /// Commits of an unchanged container add no layer. Returns the copy's ID, or `None` for an
-    /// image that holds nothing of this machine: every image jenv commits here carries its
-    /// `jenv.home` (snapshot.rs), so one without it is such a copy already (a pulled snapshot).
+    /// nothing of this machine: the labels holding its paths ([`labels::HOST`]) blanked. Returns
+    /// the copy's ID, or `None` for an image that holds nothing of this machine: every image jenv
+    /// commits here carries its `jenv.home` (snapshot.rs), so one without it is such a copy
+    /// already (a pulled snapshot).
     async fn shareable_copy(&self, image: &str, tag: &str) -> Result<Option<String>> {
         let original = self.nb.engine.inspect_image(image).await?.context("the snapshot image vanished")?;
         if !labels::holds_host_paths(&original.labels) {
             return Ok(None);
         }
         let mut config = original.config;
-        let blank = labels::blanked_for_push();
-        config.labels_mut().extend(blank.clone());
+        config.labels_mut().extend(labels::blanked_for_push());
+        let repository = &self.nb.project.manifest.repository;
+        // The same layers under a new config, without a commit where the engine allows it.
+        if let Some(copy) = self.nb.engine.copy_with_config(image, config.clone(), repository, tag).await? {
+            return Ok(Some(copy));
+        }
+        self.committed_copy(image, tag, config).await.map(Some)
+    }
+
+    /// The copy as a commit of a helper container that never carried this machine's labels: an
+    /// engine's commit also records the committed container's own config (Docker's
+    /// `container_config`), which for the snapshot was the notebook's, with its folder, state
+    /// folder and mount paths. A commit of an unchanged container adds no layer, but compares
+    /// every file of the image on engines without overlay2's diff.
+    async fn committed_copy(&self, image: &str, tag: &str, config: ImageConfig) -> Result<String> {
         // The engine gives a container its image's labels unless it names them itself.
-        let mut helper_labels = blank;
+        let mut helper_labels = labels::blanked_for_push();
         helper_labels.insert(labels::MANAGED.to_string(), labels::HELPER.to_string());
         let helper = ContainerSpec {
             name: format!("{}-share-{}", self.nb.project.container_name(), std::process::id()),
@@ -94,7 +105,7 @@ impl SnapshotStore<'_> {
         })
         .await;
         spinner.finish();
-        Ok(Some(copy?))
+        copy
     }
 
     /// Names `copy` by every one of `tags` and pushes them.
