@@ -12,7 +12,7 @@
 # Prints each round, the medians and ratios, then a markdown table for docs/benchmarks.md.
 #
 # Usage: benches/share.sh       (as root, like the other benches)
-#   RUNS=5            rounds
+#   RUNS=9            rounds (push rounds differ by up to ±900 ms: 5 do not decide 5 %)
 #   JENV_TEST_IMAGE   image (default jenv-test/notebook:bookworm)
 #
 # Everything it starts is removed on exit, even on failure: the registry process and its folder,
@@ -26,7 +26,7 @@ ROOT=$PWD
 # shellcheck source=benches/lib.sh
 source benches/lib.sh
 
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-9}
 IMAGE=${JENV_TEST_IMAGE:-jenv-test/notebook:bookworm}
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, not '$RUNS'"
 
