@@ -4,8 +4,9 @@
 //! Beside this file: types.rs (what crosses the boundary), labels.rs (the labels schema),
 //! image_config.rs (an image's config, kept whole), copy.rs (an image with another config, no
 //! commit), transfer.rs (pull and push), helper.rs (containers that must not outlive a step),
-//! archive.rs (the tar archives jenv reads and writes), endpoint.rs and dial.rs (which engine, and how to reach it), registry.rs
-//! (credentials), reference.rs (image names), usage.rs (memory, CPU and OOM kills).
+//! archive.rs (the tar archives jenv reads and writes), endpoint.rs and dial.rs (which engine,
+//! and how to reach it), registry.rs (credentials), reference.rs (image names), usage.rs
+//! (memory, CPU and OOM kills).
 pub mod archive;
 pub mod build;
 pub mod copy;
